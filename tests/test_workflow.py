@@ -1,0 +1,357 @@
+"""Bake the template and check the GitHub Actions workflow that users get.
+
+The workflow is a Jinja template that also holds GitHub expressions, so every check here runs on
+the rendered file of a real bake: YAML structure, least-privilege permissions, pinned actions,
+the NET_RC secret wiring, and a clean run of zizmor and actionlint (with shellcheck).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+WORKFLOW = Path(".github", "workflows", "image.yml")
+SECRET_ID = json.loads((TEMPLATE / "cookiecutter.json").read_text())["_secret_id"]
+NET_RC = "${{ secrets.NET_RC }}"
+
+# Variants whose rendered workflow differs: GHCR logs in with GITHUB_TOKEN and needs
+# `packages: write`; any other registry logs in with REGISTRY_USERNAME/REGISTRY_PASSWORD.
+VARIANTS = {
+    "ghcr-default": {},
+    "docker-hub": {"registry": "docker.io", "github_owner": "Example-Org"},
+    "custom-registry": {
+        "registry": "registry.example.com",
+        "image_name": "registry.example.com/platform/ray-runtime",
+    },
+}
+
+USES = re.compile(
+    r"^\s*(?:-\s+)?uses:\s+(?P<action>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_./-]+)?)"
+    r"@(?P<ref>\S+)(?P<rest>.*)$"
+)
+SHA = re.compile(r"^[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+(?:\.\d+){0,2}\s*$")
+
+
+class Baked:
+    """One bake: the answers given, the project directory, the workflow's text and data."""
+
+    def __init__(self, context: dict[str, str], project: Path) -> None:
+        self.context = context
+        self.project = project
+        self.path = project / WORKFLOW
+        self.text = self.path.read_text(encoding="utf-8")
+        self.data: dict[str, Any] = yaml.safe_load(self.text)
+        self.jobs: dict[str, dict[str, Any]] = self.data["jobs"]
+
+    def steps(self, job: str | None = None) -> list[dict[str, Any]]:
+        jobs = [job] if job else list(self.jobs)
+        return [step for name in jobs for step in self.jobs[name].get("steps", [])]
+
+    def uses(self, action: str, job: str | None = None) -> list[dict[str, Any]]:
+        return [s for s in self.steps(job) if s.get("uses", "").split("@")[0] == action]
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Baked:
+    extra = VARIANTS[request.param]
+    out = tmp_path_factory.mktemp(f"bake-{request.param}")
+    project = cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(out), extra_context=extra)
+    context = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    context.update(extra)
+    return Baked(context, Path(project))
+
+
+def registry(baked: Baked) -> str:
+    return baked.data["env"]["REGISTRY"]
+
+
+def test_renders_without_jinja_leftovers(baked: Baked) -> None:
+    assert "{%" not in baked.text
+    assert "cookiecutter" not in baked.text
+    assert "\r" not in baked.text
+    assert baked.text.endswith("\n")
+
+
+def test_parses_and_triggers(baked: Baked) -> None:
+    # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
+    triggers = baked.data.get("on", baked.data.get(True))
+    assert set(triggers) >= {"push", "pull_request"}
+    assert "pull_request_target" not in triggers
+    assert "tags" in triggers["push"]
+
+
+def test_cookiecutter_values_reach_the_workflow(baked: Baked) -> None:
+    env = baked.data["env"]
+    if "image_name" in baked.context and "{{" not in baked.context["image_name"]:
+        assert env["IMAGE_NAME"] == baked.context["image_name"]
+    assert env["IMAGE_NAME"].startswith(env["REGISTRY"] + "/")
+    assert env["IMAGE_NAME"] == env["IMAGE_NAME"].lower()
+    assert env["CI_IMAGE"] == env["IMAGE_NAME"] + ":ci"
+    assert env["REGISTRY"] == baked.context["registry"]
+    assert env["PYTHON_VERSION"] == baked.context["python_version"]
+
+
+def test_top_level_permissions_are_empty(baked: Baked) -> None:
+    assert baked.data["permissions"] == {}
+
+
+def test_every_job_declares_least_privilege(baked: Baked) -> None:
+    for name, job in baked.jobs.items():
+        assert "permissions" in job, f"job {name} must declare its permissions"
+        perms = job["permissions"]
+        assert isinstance(perms, dict), f"job {name}: no read-all/write-all"
+        assert set(perms.values()) <= {"read", "write", "none"}
+        writes = {scope for scope, level in perms.items() if level == "write"}
+        allowed = {"push": {"packages"}, "image": {"security-events"}}.get(name, set())
+        assert writes <= allowed, f"job {name} writes {writes - allowed}"
+    grants = {name for name, job in baked.jobs.items() if "packages" in job["permissions"]}
+    assert grants == ({"push"} if registry(baked) == "ghcr.io" else set())
+
+
+def test_every_action_is_pinned_to_a_commit_with_a_version_comment(baked: Baked) -> None:
+    lines = [line for line in baked.text.splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert len(lines) == sum(1 for s in baked.steps() if "uses" in s)
+    assert lines
+    for line in lines:
+        match = USES.match(line)
+        assert match, f"unexpected uses: line {line!r}"
+        assert SHA.match(match["ref"]), f"not pinned to a full commit SHA: {line!r}"
+        assert VERSION_COMMENT.match(match["rest"]), f"no '# vX.Y.Z' comment: {line!r}"
+    # One action, one pin: two steps never use different commits of the same action.
+    pins: dict[str, set[str]] = {}
+    for line in lines:
+        match = USES.match(line)
+        assert match
+        pins.setdefault(match["action"], set()).add(match["ref"])
+    assert all(len(refs) == 1 for refs in pins.values()), pins
+
+
+def test_checkout_does_not_persist_credentials(baked: Baked) -> None:
+    checkouts = baked.uses("actions/checkout")
+    assert checkouts
+    for step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False
+
+
+def test_netrc_goes_to_the_build_as_a_quoted_buildkit_secret(baked: Baked) -> None:
+    assert f'"netrc={NET_RC}"' in baked.text
+    builds = baked.uses("docker/build-push-action")
+    assert len(builds) == 2
+    for step in builds:
+        assert step["with"]["secrets"].strip() == f'"{SECRET_ID}={NET_RC}"'
+        assert "build-args" not in step["with"], "nothing secret (or not) goes in build args"
+
+
+def test_secret_id_matches_the_dockerfile(baked: Baked) -> None:
+    dockerfile = baked.project / "Dockerfile"
+    if not dockerfile.exists():
+        pytest.skip("the template has no Dockerfile yet")
+    assert f"id={SECRET_ID}" in dockerfile.read_text(encoding="utf-8")
+
+
+def test_no_attestation_records_build_arguments(baked: Baked) -> None:
+    assert not re.search(r"(provenance|attests):.*mode=max", baked.text)
+    for step in baked.uses("docker/build-push-action"):
+        assert str(step["with"].get("provenance")).lower() in {"false", "mode=min"}
+        assert str(step["with"].get("sbom", "false")).lower() == "false"
+        assert "attests" not in step["with"]
+
+
+def test_pull_requests_build_and_test_but_never_push(baked: Baked) -> None:
+    (build,) = baked.uses("docker/build-push-action", "image")
+    assert build["with"]["push"] is False
+    assert build["with"]["load"] is True
+    assert build["with"]["tags"] == "${{ env.CI_IMAGE }}"
+
+    pushers = [
+        name
+        for name in baked.jobs
+        for step in baked.uses("docker/build-push-action", name)
+        if step["with"].get("push") is True
+    ]
+    assert pushers == ["push"]
+    push = baked.jobs["push"]
+    assert "github.event_name != 'pull_request'" in push["if"]
+    assert "refs/tags/" in push["if"]
+    assert "image" in push["needs"]
+    assert baked.uses("docker/login-action", "push")
+    for name in baked.jobs:
+        if name != "push":
+            assert not baked.uses("docker/login-action", name)
+
+
+def test_tested_and_pushed_builds_match(baked: Baked) -> None:
+    """The push job rebuilds from the tested build's cache: same inputs, same labels."""
+    (meta_image,) = baked.uses("docker/metadata-action", "image")
+    (meta_push,) = baked.uses("docker/metadata-action", "push")
+    assert meta_image["with"] == meta_push["with"]
+    (tested,) = baked.uses("docker/build-push-action", "image")
+    (pushed,) = baked.uses("docker/build-push-action", "push")
+    for key in ("context", "secrets", "labels", "provenance", "sbom", "file", "target"):
+        assert tested["with"].get(key) == pushed["with"].get(key), key
+    assert pushed["with"]["cache-from"] in tested["with"]["cache-to"].replace(",mode=max", "")
+
+
+def test_registry_login(baked: Baked) -> None:
+    (login,) = baked.uses("docker/login-action")
+    assert login["with"]["registry"] == "${{ env.REGISTRY }}"
+    if registry(baked) == "ghcr.io":
+        assert login["with"]["password"] == "${{ secrets.GITHUB_TOKEN }}"
+        assert "REGISTRY_PASSWORD" not in baked.text
+    else:
+        assert login["with"]["username"] == "${{ secrets.REGISTRY_USERNAME }}"
+        assert login["with"]["password"] == "${{ secrets.REGISTRY_PASSWORD }}"
+        assert "GITHUB_TOKEN" not in baked.text
+        checks = [s for s in baked.steps("preflight") if "REGISTRY_PASSWORD" in str(s)]
+        assert checks, "a missing registry secret must be reported plainly"
+
+
+def test_missing_netrc_is_reported_plainly(baked: Baked) -> None:
+    preflight = baked.jobs["preflight"]
+    assert preflight["permissions"] == {}
+    image = baked.jobs["image"]
+    assert "preflight" in image["needs"]
+    assert image["if"] == "needs.preflight.outputs.build == 'true'"
+    (check,) = [s for s in preflight["steps"] if s.get("id") == "netrc"]
+    assert check["env"]["NET_RC"] == NET_RC
+    script = check["run"]
+    assert "gh secret set NET_RC < ~/.netrc" in script
+    assert "::warning " in script and "::error " in script
+    assert "GITHUB_STEP_SUMMARY" in script
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "annotation", "build"),
+    [
+        ({"NET_RC": "machine h login u password p", "EVENT_NAME": "push"}, 0, None, "true"),
+        (
+            {"NET_RC": "", "EVENT_NAME": "pull_request", "HEAD_REPOSITORY": "fork/x"},
+            0,
+            "warning",
+            "false",
+        ),
+        (
+            {"NET_RC": "", "EVENT_NAME": "pull_request", "HEAD_REPOSITORY": "acme/x"},
+            1,
+            "error",
+            "false",
+        ),
+        ({"NET_RC": "", "EVENT_NAME": "push"}, 1, "error", "false"),
+    ],
+    ids=["secret-set", "fork-pr-skips", "own-pr-fails", "push-fails"],
+)
+def test_netrc_check_script(
+    baked: Baked,
+    tmp_path: Path,
+    env: dict[str, str],
+    code: int,
+    annotation: str | None,
+    build: str,
+) -> None:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    (check,) = [s for s in baked.jobs["preflight"]["steps"] if s.get("id") == "netrc"]
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    run_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "REPOSITORY": "acme/x",
+        "HEAD_REPOSITORY": "",
+        **env,
+    }
+    result = subprocess.run(
+        [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", check["run"]],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr
+    assert output.read_text() == f"build={build}\n"
+    if annotation is None:
+        assert result.stdout == ""
+        assert not summary.exists()
+    else:
+        assert result.stdout.startswith(f"::{annotation} ")
+        text = summary.read_text()
+        assert "NET_RC" in text
+        if annotation == "error":
+            assert "gh secret set NET_RC < ~/.netrc" in text
+    assert "password p" not in result.stdout + result.stderr
+
+
+def test_audit_and_sarif_upload(baked: Baked) -> None:
+    steps = baked.steps("image")
+    (audit,) = [s for s in steps if "nox -s audit" in s.get("run", "")]
+    assert audit["env"]["AUDIT_SARIF"] == "audit.sarif"
+    assert audit["env"]["IMAGE"] == "${{ env.CI_IMAGE }}"
+    assert audit["env"]["IMAGE_ENGINE"] == "buildx"
+    assert audit["env"]["NET_RC"] == NET_RC
+    (upload,) = baked.uses("github/codeql-action/upload-sarif", "image")
+    assert "always()" in upload["if"]
+    assert "hashFiles('audit.sarif') != ''" in upload["if"]
+    assert upload["with"]["sarif_file"] == "audit.sarif"
+    names = [s.get("name") for s in steps]
+    assert names.index(audit["name"]) > names.index("Build the image")
+
+
+def test_no_expressions_in_shell_scripts(baked: Baked) -> None:
+    """Values reach scripts through env:, never by ${{ }} interpolation (template injection)."""
+    for step in baked.steps():
+        assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_setup_python_does_not_restore_a_cache(baked: Baked) -> None:
+    for step in baked.uses("actions/setup-python"):
+        assert "cache" not in step.get("with", {})
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is not installed, and CI must run it")
+    pytest.skip(f"{name} is not installed")
+
+
+def test_zizmor_finds_nothing(baked: Baked) -> None:
+    zizmor = _tool("zizmor")
+    result = subprocess.run(
+        [zizmor, "--offline", "--no-config", "--no-ignores", "--persona=pedantic", str(WORKFLOW)],
+        cwd=baked.project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "No findings to report" in report, report
+
+
+def test_actionlint_and_shellcheck_find_nothing(baked: Baked) -> None:
+    actionlint = _tool("actionlint")
+    shellcheck = _tool("shellcheck")
+    result = subprocess.run(
+        [actionlint, "-no-color", "-shellcheck", shellcheck, str(WORKFLOW)],
+        cwd=baked.project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "", result.stdout
