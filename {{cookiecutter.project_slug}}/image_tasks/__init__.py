@@ -1,0 +1,5 @@
+"""Build, audit, test and lint the Ray runtime image: the logic behind noxfile.py and tasks.py.
+
+Standard library only, so every front door (nox, invoke, ``python -m image_tasks``) can import it
+before any virtualenv exists.
+"""

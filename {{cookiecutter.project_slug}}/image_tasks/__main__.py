@@ -1,0 +1,62 @@
+"""python -m image_tasks TASK [options]: the tasks with their options, as the front doors call them.
+
+Exit status 0 on success; a TaskError prints its one-paragraph message and exits 2 (the audit's
+own statuses pass through: 1 means findings).
+"""
+
+import argparse
+import sys
+
+from image_tasks import local_index, pipeline
+from image_tasks.errors import TaskError
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m image_tasks", description=__doc__)
+    tasks = top.add_subparsers(dest="task", required=True)
+
+    def task(name: str, function, **kwargs) -> argparse.ArgumentParser:
+        sub = tasks.add_parser(name, help=function.__doc__.splitlines()[0], **kwargs)
+        sub.set_defaults(function=function)
+        return sub
+
+    def image_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--image", help="image reference (default: $IMAGE, else NAME:dev)")
+        sub.add_argument("--engine", choices=("buildx", "docker", "podman"),
+                         help="container engine (default: $IMAGE_ENGINE, else detected)")  # fmt: skip
+
+    for name, function in (("build", pipeline.build), ("audit", pipeline.audit)):
+        sub = task(name, function)
+        image_options(sub)
+        sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
+        if name == "audit":
+            sub.add_argument("--format", dest="output_format", default="text",
+                             choices=("text", "json", "sarif"))  # fmt: skip
+            sub.add_argument("--output", help="write the report to this file")
+    image_options(task("test", pipeline.test))
+    task("lint", pipeline.lint)
+    index = task("index", local_index.serve)
+    index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
+    index.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    index.add_argument("--netrc-out", help="also link the throwaway netrc here")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments, extra = parser().parse_known_args(argv)
+    options = {k: v for k, v in vars(arguments).items() if k not in {"task", "function"}}
+    if arguments.task == "test":
+        options["pytest_args"] = extra
+    elif extra:
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return arguments.function(**options)
+    except TaskError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

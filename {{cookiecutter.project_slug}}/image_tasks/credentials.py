@@ -1,0 +1,106 @@
+"""Find the netrc holding the private index credential, and hand it on without ever printing it.
+
+Looked up in order: an explicit path, NETRC (a path), NET_RC (the file's contents, as CI passes
+the repository secret), ~/.netrc. The credential reaches the engine as a BuildKit secret whose
+source is that file (``src=``) or that variable (``env=``): it is never copied, never put on a
+command line and never printed.
+"""
+
+import io
+import netrc
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from image_tasks.errors import TaskError
+
+CONTENTS_VARIABLE = "NET_RC"
+
+WAYS = (
+    "give it one of four ways: the --netrc PATH option; NETRC=PATH; NET_RC holding the file's "
+    "contents (as CI does: `export NET_RC=\"$(cat FILE)\"`); or ~/.netrc. The file holds "
+    "'machine HOST login USER password SECRET' for the index host and should be mode 600"
+)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Where the netrc is: a file (path) or an environment variable holding its text (variable)."""
+
+    origin: str
+    path: Path | None = None
+    variable: str | None = None
+
+    def secret_source(self) -> str:
+        """The source half of a BuildKit ``--secret`` value: a path or a variable name."""
+        return f"src={self.path}" if self.path else f"env={self.variable}"
+
+    def text(self) -> str:
+        if self.variable:
+            return os.environ.get(self.variable, "")
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise TaskError(
+                f"The netrc from {self.origin} cannot be read ({error.__class__.__name__}: "
+                f"{error.strerror or 'not UTF-8 text'}). Fix its permissions or {WAYS}."
+            ) from None
+
+
+def resolve(explicit: str | os.PathLike | None = None) -> Credential:
+    """The credential for this run, or a TaskError naming the four ways to give one."""
+    if explicit:
+        return _file(Path(explicit).expanduser(), "the --netrc option")
+    if os.environ.get("NETRC"):
+        return _file(Path(os.environ["NETRC"]).expanduser(), "NETRC")
+    if os.environ.get(CONTENTS_VARIABLE, "").strip():
+        return Credential(origin=CONTENTS_VARIABLE, variable=CONTENTS_VARIABLE)
+    home = Path.home() / ".netrc"
+    if home.exists():
+        return _file(home, "~/.netrc")
+    raise TaskError(f"No credential for the private index was found: {WAYS}.")
+
+
+def _file(path: Path, origin: str) -> Credential:
+    if not path.is_file():
+        raise TaskError(f"The netrc named by {origin} ({path}) is not a file: {WAYS}.")
+    if not os.access(path, os.R_OK):
+        raise TaskError(f"The netrc named by {origin} ({path}) is not readable: {WAYS}.")
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print(
+            f"warning: {path} is readable by other users; `chmod 600 {path}`.", file=sys.stderr
+        )
+    return Credential(origin=f"{origin} ({path})", path=path)
+
+
+def check_covers(credential: Credential, index_url: str) -> None:
+    """Fail before the build when the netrc does not parse or has no entry for the index host.
+
+    The stdlib parser quotes the offending token in its error, which may be a password: only the
+    line number is passed on.
+    """
+    host = urlsplit(index_url).hostname or ""
+    try:
+        parsed = _parse(credential.text())
+    except netrc.NetrcParseError as error:
+        raise TaskError(
+            f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "
+            "Each entry reads 'machine HOST login USER password SECRET'."
+        ) from None
+    if parsed.authenticators(host) is None:
+        raise TaskError(
+            f"The netrc from {credential.origin} has no entry for the index host {host!r} (and no "
+            f"'default' entry). Add 'machine {host} login USER password SECRET' to it."
+        )
+
+
+def _parse(text: str) -> netrc.netrc:
+    """Parse netrc text without a file: the stdlib parser only reads paths."""
+    parsed = netrc.netrc.__new__(netrc.netrc)
+    parsed.hosts, parsed.macros = {}, {}
+    parsed._parse("<netrc>", io.StringIO(text), False)
+    return parsed

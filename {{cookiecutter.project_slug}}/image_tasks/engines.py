@@ -1,0 +1,170 @@
+"""The container engines that can build with BuildKit secret mounts, and their commands.
+
+buildx: ``docker buildx build`` (Docker Desktop, Docker Engine with the buildx plugin);
+docker: ``docker build`` with DOCKER_BUILDKIT=1 (an older docker CLI with BuildKit built in);
+podman: ``podman build`` (Fedora/RHEL; buildah implements the same secret mounts).
+Auto-detection tries them in that order. Commands are argument lists, never shell strings, and
+carry no secret: a secret travels as a path or a variable name.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from image_tasks.errors import TaskError
+
+NAMES = ("buildx", "docker", "podman")
+
+INSTALL_HINT = (
+    "Install Docker with the buildx plugin (Docker Desktop, or Docker Engine plus "
+    "docker-buildx-plugin; Debian/Ubuntu: docker.io and docker-buildx), or podman 4 or newer "
+    "(dnf/apt-get install podman), and make sure its daemon or service is running"
+)
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    program: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def build_argv(
+        self,
+        *,
+        image: str,
+        dockerfile: Path,
+        context: Path,
+        secrets: Sequence[str],
+        build_args: dict[str, str],
+        host_network: bool,
+    ) -> list[str]:
+        if self.name == "buildx":
+            # --load puts the image in the local store; no provenance, which can record build args.
+            argv = [self.program, "buildx", "build", "--load", "--provenance=false"]
+        else:
+            argv = [self.program, "build"]
+        for secret in secrets:
+            argv += ["--secret", secret]
+        for key, value in build_args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        if host_network:
+            argv.append("--network=host")
+        return [*argv, "--tag", image, "--file", str(dockerfile), str(context)]
+
+    def run_argv(self, image: str, command: Sequence[str]) -> list[str]:
+        # No network: what runs in the image must not need the index, or anything else.
+        return [self.program, "run", "--rm", "--network=none", "--shm-size=1g", image, *command]
+
+    def save_argv(self, image: str, archive: Path) -> list[str]:
+        extra = ["--format", "docker-archive"] if self.program == "podman" else []
+        return [self.program, "save", *extra, "--output", str(archive), image]
+
+    def run(self, argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, env={**os.environ, **self.env}, check=False, **kwargs)
+
+
+def detect(name: str | None = None) -> Engine:
+    """The requested engine, checked; or the first that works, in the order of NAMES."""
+    if name:
+        if name not in NAMES:
+            raise TaskError(
+                f"Unknown engine {name!r} (from IMAGE_ENGINE or --engine): choose one of "
+                f"{', '.join(NAMES)}, or unset it to detect one."
+            )
+        return _PROBES[name]()
+    reasons = []
+    for candidate in NAMES:
+        try:
+            return _PROBES[candidate]()
+        except TaskError as error:
+            reasons.append(f"{candidate}: {error}")
+    raise TaskError(
+        "No container engine that can build with BuildKit secret mounts is available. "
+        f"{INSTALL_HINT}. What was tried: {' '.join(reasons)}"
+    )
+
+
+def _output(argv: Sequence[str], env: dict[str, str] | None = None) -> str | None:
+    if shutil.which(argv[0]) is None:
+        return None
+    result = subprocess.run(
+        argv, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _major(version: str | None) -> int:
+    match = re.match(r"v?(\d+)", version or "")
+    return int(match[1]) if match else 0
+
+
+def _docker_server() -> str:
+    if shutil.which("docker") is None:
+        raise TaskError("the docker CLI is not on PATH.")
+    server = _output(["docker", "version", "--format", "{{.Server.Version}}"])
+    if not server:
+        raise TaskError(
+            "the docker CLI cannot reach a Docker daemon (is it running, and may you use it?)."
+        )
+    if _major(server) < 18 or (_major(server) == 18 and not server.startswith("18.09")):
+        raise TaskError(f"the Docker daemon is {server}; BuildKit secrets need 18.09 or newer.")
+    return server
+
+
+def _buildx() -> Engine:
+    _docker_server()
+    if _output(["docker", "buildx", "version"]) is None:
+        raise TaskError("the docker buildx plugin is missing (docker-buildx-plugin).")
+    return Engine("buildx", "docker")
+
+
+def _docker() -> Engine:
+    _docker_server()
+    client = _output(["docker", "version", "--format", "{{.Client.Version}}"])
+    # From 23.0 the CLI builds with BuildKit only through buildx; before, BuildKit is built in.
+    if _major(client) >= 23 and _output(["docker", "buildx", "version"]) is None:
+        raise TaskError(
+            f"docker CLI {client} builds with BuildKit only through the buildx plugin, which is "
+            "missing (install docker-buildx-plugin, or Debian's docker-buildx)."
+        )
+    return Engine("docker", "docker", env={"DOCKER_BUILDKIT": "1"})
+
+
+def _podman() -> Engine:
+    if shutil.which("podman") is None:
+        raise TaskError("podman is not on PATH.")
+    version = _output(["podman", "version", "--format", "{{.Client.Version}}"])
+    if _major(version) < 4:
+        raise TaskError(f"podman {version or '(unknown version)'} is too old; use podman 4+.")
+    return Engine("podman", "podman")
+
+
+_PROBES = {"buildx": _buildx, "docker": _docker, "podman": _podman}
+
+
+@contextlib.contextmanager
+def saved_archive(image: str, engine: Engine | None = None) -> Iterator[Path]:
+    """The image saved as a docker-archive in a private temporary directory, removed afterwards."""
+    engine = engine or detect(os.environ.get("IMAGE_ENGINE"))
+    with tempfile.TemporaryDirectory(prefix="image-audit-") as directory:
+        archive = Path(directory) / "image.tar"
+        result = engine.run(engine.save_argv(image, archive), stderr=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            raise TaskError(
+                f"{engine.program} could not save {image!r} ({result.stderr.strip()}). Build it "
+                "first (nox -s build) or name an image that exists in this engine's store."
+            )
+        yield archive
+
+
+def stream(engine: Engine, argv: Sequence[str]) -> int:
+    """Run a command with its output going straight to the terminal; show it first."""
+    print("$ " + " ".join(argv), file=sys.stderr, flush=True)
+    return engine.run(argv).returncode

@@ -1,0 +1,116 @@
+"""The tasks: build the image, audit it for leaked credentials, test it, lint the repository.
+
+Each returns an exit status or raises TaskError; noxfile.py and tasks.py only call them.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from image_tasks import credentials, engines, settings, validation
+from image_tasks.errors import TaskError
+
+
+def build(*, netrc: str | None = None, image: str | None = None, engine: str | None = None) -> int:
+    """Build the image with the netrc mounted as a BuildKit secret; print its reference."""
+    config = settings.load(image, engine)
+    credential = credentials.resolve(netrc)
+    credentials.check_covers(credential, config.index_url)
+    chosen = engines.detect(config.engine)
+    host = urlsplit(config.index_url).hostname or ""
+    host_network = validation.is_loopback(host)
+    if host_network:
+        print(f"The index is on loopback ({host}): building with host networking.", file=sys.stderr)
+    print(
+        f"Building {config.image} with {chosen.name}; index {config.index_url}; "
+        f"credential from {credential.origin}.",
+        file=sys.stderr,
+    )
+    argv = chosen.build_argv(
+        image=config.image,
+        dockerfile=config.dockerfile,
+        context=config.context,
+        secrets=[f"id={config.secret_id},{credential.secret_source()}"],
+        build_args={"PRIVATE_INDEX_URL": config.index_url},
+        host_network=host_network,
+    )
+    status = engines.stream(chosen, argv)
+    if status != 0:
+        raise TaskError(
+            f"The build failed ({chosen.name} exited with {status}); its output above shows the "
+            "first error. An HTTP 401 or 403 from the index means the netrc credential is wrong or "
+            "lacks access to a package; 'secret netrc not found' means no credential reached the "
+            "engine; a 404 means a package or version is not on the index."
+        )
+    print(config.image)
+    return 0
+
+
+def audit(
+    *,
+    netrc: str | None = None,
+    image: str | None = None,
+    engine: str | None = None,
+    output_format: str = "text",
+    output: str | None = None,
+) -> int:
+    """Save the image and audit every layer, its config and history, with the netrc's secrets as
+    canaries. Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
+    from image_tasks.audit import cli as audit_cli
+
+    config = settings.load(image, engine)
+    credential = credentials.resolve(netrc)
+    canary = (
+        ["--netrc", str(credential.path)] if credential.path else ["--canary-env", credential.variable]
+    )
+    chosen = engines.detect(config.engine)
+    with engines.saved_archive(config.image, chosen) as archive:
+        arguments = [str(archive), *canary, "--label", config.image]
+        sarif = os.environ.get("AUDIT_SARIF")
+        if sarif:
+            arguments += ["--sarif-output", sarif]
+        if output:
+            arguments += ["--output", output]
+        return audit_cli.main([*arguments, "--format", output_format])
+
+
+def test(
+    *, image: str | None = None, engine: str | None = None, pytest_args: Sequence[str] = ()
+) -> int:
+    """Run tests/ against the built image, with the engine and image the tests should use."""
+    config = settings.load(image, engine)
+    chosen = engines.detect(config.engine)
+    env = {**os.environ, "IMAGE": config.image, "IMAGE_ENGINE": chosen.name}
+    argv = [sys.executable, "-m", "pytest", str(settings.PROJECT_ROOT / "tests"), *pytest_args]
+    return subprocess.run(argv, env=env, cwd=settings.PROJECT_ROOT, check=False).returncode
+
+
+LINTERS = (
+    ("hadolint", ["hadolint", "Dockerfile"]),
+    ("zizmor", ["zizmor", "--offline", ".github/workflows"]),
+    ("actionlint", ["actionlint", ".github/workflows/image.yml"]),
+    ("ruff", ["ruff", "check", "."]),
+    ("ruff", ["ruff", "format", "--check", "."]),
+)
+
+
+def lint() -> int:
+    """hadolint on the Dockerfile, zizmor and actionlint on the workflow, ruff on the Python."""
+    missing = sorted({tool for tool, _ in LINTERS if shutil.which(tool) is None})
+    if missing:
+        raise TaskError(
+            f"Not installed: {', '.join(missing)}. Run `nox -s lint`, which installs them, or "
+            "`pip install --group dev` (pip 25.1+) in this repository's virtualenv."
+        )
+    failed = []
+    for tool, argv in LINTERS:
+        print("$ " + " ".join(argv), file=sys.stderr, flush=True)
+        if subprocess.run(argv, cwd=settings.PROJECT_ROOT, check=False).returncode != 0:
+            failed.append(tool)
+    if failed:
+        print(f"lint: findings from {', '.join(dict.fromkeys(failed))}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,172 @@
+"""Checks on the values that shape the image, shared by the template's pre-gen hook and the tasks.
+
+Each check raises TaskError with a message that says what to do instead. Nothing here echoes a
+value that could hold a secret: index URLs are shown with their userinfo and query removed.
+"""
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from image_tasks.errors import TaskError
+
+SLUG = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+
+# The distribution reference grammar (github.com/distribution/reference), as Docker applies it.
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+IMAGE_REPOSITORY = re.compile(_NAME)
+IMAGE_REFERENCE = re.compile(rf"(?P<name>{_NAME})(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?")
+
+# PEP 508, minus direct URL references (those bypass the index, and may carry credentials).
+_DIST = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_EXTRAS = rf"\[\s*(?:{_DIST}(?:\s*,\s*{_DIST})*)?\s*\]"
+_ONE_VERSION = r"(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9_.*+!-]+"
+_VERSIONS = rf"{_ONE_VERSION}(?:\s*,\s*{_ONE_VERSION})*"
+_MARKER = r"""[A-Za-z0-9_."'<>=!~() \t-]+"""
+REQUIREMENT = re.compile(
+    rf"\s*(?P<name>{_DIST})\s*(?:{_EXTRAS})?\s*(?:{_VERSIONS}|\(\s*{_VERSIONS}\s*\))?\s*"
+    rf"(?:;\s*{_MARKER})?"
+)
+# A comma followed by a name starts the next requirement; a comma followed by an operator
+# continues a version specifier ("ray>=2.9,<3").
+_REQUIREMENT_SEPARATOR = re.compile(r",\s*(?=[A-Za-z0-9])")
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG.fullmatch(slug):
+        raise TaskError(
+            f"The project slug {slug!r} is not a valid repository and image name. Use lowercase "
+            "letters and digits, separated by single '-', '_' or '.', for example 'ray-runtime'."
+        )
+    return slug
+
+
+def check_image(reference: str, *, what: str, allow_tag: bool) -> str:
+    match = IMAGE_REFERENCE.fullmatch(reference)
+    if match is None or len(match["name"]) > 255:
+        raise TaskError(
+            f"The {what} {reference!r} is not an image reference Docker accepts. Write it as "
+            "[registry/]path[:tag], with a lowercase path, for example "
+            "'ghcr.io/acme/ray-runtime'."
+        )
+    if not allow_tag and (match["tag"] or match["digest"]):
+        raise TaskError(
+            f"The {what} {reference!r} must not carry a tag or digest: the tasks and the workflow "
+            f"add tags. Give the repository only, for example {match['name']!r}."
+        )
+    return reference
+
+
+def redact_url(url: str) -> str:
+    """The URL with any userinfo, query and fragment replaced, safe to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    userinfo = "***@" if "@" in parts.netloc else ""
+    tail = "?***" if parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{userinfo}{host}{parts.path}{tail}"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_index_url(url: str) -> str:
+    """Refuse an index URL that carries credentials, is not http(s), or is plain http off-host."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise TaskError(
+            "The private index URL is malformed. Give the index's simple URL, for example "
+            "'https://nexus.example.com/repository/pypi-group/simple/'."
+        ) from None
+    shown = redact_url(url)
+    if "@" in parts.netloc:
+        raise TaskError(
+            f"The private index URL carries credentials ({shown}): anything in the URL ends up in "
+            "the Dockerfile, the build arguments, the image history and CI logs. Give the URL "
+            "without 'user:password@' and put the credentials in ~/.netrc instead "
+            "('machine HOST login USER password SECRET', mode 600); the build mounts it as a "
+            "BuildKit secret. Treat the credential you typed as exposed and rotate it."
+        )
+    if parts.query or parts.fragment:
+        raise TaskError(
+            f"The private index URL has a query or fragment ({shown}), a common place for tokens. "
+            "Give the plain simple URL and put credentials in ~/.netrc."
+        )
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise TaskError(
+            f"The private index URL {shown} is not an http(s) URL. Give the index's simple URL, "
+            "for example 'https://nexus.example.com/repository/pypi-group/simple/'."
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise TaskError(
+            f"The private index URL {shown} uses plain http to a remote host, which would send "
+            "the netrc password in clear text. Use https (plain http is accepted only for an "
+            "index on loopback, such as the local index session)."
+        )
+    return url.strip()
+
+
+def split_requirements(text: str) -> list[str]:
+    """Split the comma-separated requirement list and check each one is a PEP 508 requirement."""
+    requirements = [r.strip() for r in _REQUIREMENT_SEPARATOR.split(text) if r.strip()]
+    if not requirements:
+        raise TaskError(
+            "No private packages were given. List what the image installs from the private "
+            "index, comma-separated, for example 'acme-models>=1.4, acme-features'."
+        )
+    for requirement in requirements:
+        if "@" in requirement.split(";")[0] or "://" in requirement:
+            raise TaskError(
+                f"The requirement {requirement!r} is a direct URL reference, which bypasses the "
+                "private index (and can carry credentials). Name the package and a version "
+                "specifier instead, for example 'acme-models==1.4.2'."
+            )
+        if not REQUIREMENT.fullmatch(requirement):
+            raise TaskError(
+                f"{requirement!r} is not a valid PEP 508 requirement. Write a name with optional "
+                "extras, version specifiers and marker, for example 'acme-models[gpu]>=1.4,<2'."
+            )
+    return requirements
+
+
+def check_versions(ray_version: str, python_version: str, base_image: str) -> None:
+    """Ray and Python versions well-formed, and agreeing with an official rayproject/ray tag."""
+    if not re.fullmatch(r"\d+\.\d+\.\d+", ray_version):
+        raise TaskError(f"The Ray version {ray_version!r} is not X.Y.Z, for example '2.60.0'.")
+    if not re.fullmatch(r"3\.\d{1,2}", python_version):
+        raise TaskError(f"The Python version {python_version!r} is not 3.X, for example '3.11'.")
+    official = re.fullmatch(
+        r"(?:docker\.io/)?rayproject/ray(?:-ml)?:(?P<ray>[^-@]+)(?:-py(?P<py>\d+))?[^@]*", base_image
+    )
+    if official is None:
+        return
+    if official["ray"] != ray_version:
+        raise TaskError(
+            f"The base image {base_image!r} ships Ray {official['ray']}, but the Ray version is "
+            f"{ray_version}; the RayCluster's rayVersion must match the image. Make them agree."
+        )
+    if official["py"] and official["py"] != python_version.replace(".", ""):
+        raise TaskError(
+            f"The base image {base_image!r} ships Python {official['py'][0]}.{official['py'][1:]}, "
+            f"but the Python version is {python_version}. Make them agree."
+        )
+
+
+def check_id(value: str, *, what: str) -> str:
+    if not re.fullmatch(r"\d{1,10}", value):
+        raise TaskError(f"The {what} {value!r} is not a number, for example 1000 (ray) or 0.")
+    return value

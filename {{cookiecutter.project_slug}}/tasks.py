@@ -1,0 +1,56 @@
+"""Front door 2: invoke tasks, the same tasks as the nox sessions. The logic lives in image_tasks.
+
+    invoke build --netrc ~/.netrc
+    invoke audit test lint
+"""
+
+from invoke import Collection, Exit, task
+
+from image_tasks.__main__ import main
+
+
+def run_task(*argv: str) -> None:
+    """Run one task through the image_tasks command line; its exit status becomes invoke's."""
+    status = main([arg for arg in argv if arg])
+    if status:
+        raise Exit(code=status)
+
+
+def options(**values: str | None) -> list[str]:
+    return [item for key, value in values.items() if value for item in (f"--{key}", value)]
+
+
+@task(help={"netrc": "netrc path", "image": "image reference", "engine": "buildx|docker|podman"})
+def build(c, netrc=None, image=None, engine=None):
+    """Build the image, the private index credential mounted as a BuildKit secret."""
+    run_task("build", *options(netrc=netrc, image=image, engine=engine))
+
+
+@task(help={"netrc": "netrc path", "image": "image reference", "format": "text|json|sarif"})
+def audit(c, netrc=None, image=None, engine=None, format=None, output=None):  # noqa: A002
+    """Save the image and prove no credential survives in any layer, its config or history."""
+    run_task(
+        "audit",
+        *options(netrc=netrc, image=image, engine=engine, format=format, output=output),
+    )
+
+
+@task(help={"image": "image reference", "engine": "buildx|docker|podman"})
+def test(c, image=None, engine=None):
+    """Run tests/ against the built image: imports, Ray remote tasks, no credential files."""
+    run_task("test", *options(image=image, engine=engine))
+
+
+@task
+def lint(c):
+    """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
+    run_task("lint")
+
+
+@task(help={"wheelhouse": "folder of wheels", "port": "port on 127.0.0.1", "netrc_out": "link"})
+def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
+    """Serve a wheelhouse from a local password-protected index, with a throwaway netrc."""
+    run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
+
+
+namespace = Collection(build, audit, test, lint, index)

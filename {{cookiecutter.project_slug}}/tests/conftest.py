@@ -1,0 +1,37 @@
+"""Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from image_tasks import engines, settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    return settings.load().image
+
+
+@pytest.fixture(scope="session")
+def run(image):
+    """run(*argv) -> stdout of argv in a throwaway container of the image; fails on non-zero."""
+    engine = engines.detect(settings.load().engine)
+
+    def _run(*argv: str) -> str:
+        result = engine.run(engine.run_argv(image, argv), capture_output=True, text=True)
+        assert result.returncode == 0, f"{argv[0]} failed in {image}:\n{result.stderr[-4000:]}"
+        return result.stdout
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def private_packages() -> list[str]:
+    """Distribution names from requirements.txt."""
+    from image_tasks.validation import REQUIREMENT
+
+    lines = (settings.PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return [REQUIREMENT.fullmatch(line)["name"] for line in lines if line and line[0] != "#"]
