@@ -1,9 +1,9 @@
 """Front door 1: nox sessions. Each is a few lines; the logic lives in image_tasks.
 
-    nox                      build, audit, test (the default)
-    nox -s build -- --netrc ~/.netrc
-    nox -s lint
-    nox -s index -- --wheelhouse wheelhouse
+nox                      build, audit, test (the default)
+nox -s build -- --netrc ~/.netrc
+nox -s lint
+nox -s index -- --wheelhouse wheelhouse
 """
 
 import sys

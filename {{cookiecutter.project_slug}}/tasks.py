@@ -1,7 +1,7 @@
 """Front door 2: invoke tasks, the same tasks as the nox sessions. The logic lives in image_tasks.
 
-    invoke build --netrc ~/.netrc
-    invoke audit test lint
+invoke build --netrc ~/.netrc
+invoke audit test lint
 """
 
 from invoke import Collection, Exit, task
@@ -27,7 +27,7 @@ def build(c, netrc=None, image=None, engine=None):
 
 
 @task(help={"netrc": "netrc path", "image": "image reference", "format": "text|json|sarif"})
-def audit(c, netrc=None, image=None, engine=None, format=None, output=None):  # noqa: A002
+def audit(c, netrc=None, image=None, engine=None, format=None, output=None):
     """Save the image and prove no credential survives in any layer, its config or history."""
     run_task(
         "audit",

@@ -22,16 +22,20 @@ def parser() -> argparse.ArgumentParser:
 
     def image_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--image", help="image reference (default: $IMAGE, else NAME:dev)")
-        sub.add_argument("--engine", choices=("buildx", "docker", "podman"),
-                         help="container engine (default: $IMAGE_ENGINE, else detected)")  # fmt: skip
+        sub.add_argument(
+            "--engine",
+            choices=("buildx", "docker", "podman"),
+            help="container engine (default: $IMAGE_ENGINE, else detected)",
+        )
 
     for name, function in (("build", pipeline.build), ("audit", pipeline.audit)):
         sub = task(name, function)
         image_options(sub)
         sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
         if name == "audit":
-            sub.add_argument("--format", dest="output_format", default="text",
-                             choices=("text", "json", "sarif"))  # fmt: skip
+            sub.add_argument(
+                "--format", dest="output_format", default="text", choices=("text", "json", "sarif")
+            )
             sub.add_argument("--output", help="write the report to this file")
     image_options(task("test", pipeline.test))
     task("lint", pipeline.lint)

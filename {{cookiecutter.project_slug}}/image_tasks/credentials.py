@@ -21,7 +21,7 @@ CONTENTS_VARIABLE = "NET_RC"
 
 WAYS = (
     "give it one of four ways: the --netrc PATH option; NETRC=PATH; NET_RC holding the file's "
-    "contents (as CI does: `export NET_RC=\"$(cat FILE)\"`); or ~/.netrc. The file holds "
+    'contents (as CI does: `export NET_RC="$(cat FILE)"`); or ~/.netrc. The file holds '
     "'machine HOST login USER password SECRET' for the index host and should be mode 600"
 )
 
@@ -71,9 +71,7 @@ def _file(path: Path, origin: str) -> Credential:
         raise TaskError(f"The netrc named by {origin} ({path}) is not readable: {WAYS}.")
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        print(
-            f"warning: {path} is readable by other users; `chmod 600 {path}`.", file=sys.stderr
-        )
+        print(f"warning: {path} is readable by other users; `chmod 600 {path}`.", file=sys.stderr)
     return Credential(origin=f"{origin} ({path})", path=path)
 
 

@@ -64,7 +64,9 @@ def audit(
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc)
     canary = (
-        ["--netrc", str(credential.path)] if credential.path else ["--canary-env", credential.variable]
+        ["--netrc", str(credential.path)]
+        if credential.path
+        else ["--canary-env", credential.variable]
     )
     chosen = engines.detect(config.engine)
     with engines.saved_archive(config.image, chosen) as archive:

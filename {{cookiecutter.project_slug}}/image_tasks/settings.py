@@ -1,4 +1,4 @@
-"""One source of truth for what the tasks build and where from: [tool.image-tasks] in pyproject.toml.
+"""One source of truth for what the tasks build and where from: pyproject's [tool.image-tasks].
 
 Environment variables override it for one run: IMAGE (image reference), IMAGE_ENGINE (buildx,
 docker or podman), PRIVATE_INDEX_URL.
@@ -33,7 +33,10 @@ def configured() -> dict:
     path = PROJECT_ROOT / "pyproject.toml"
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["image-tasks"]
-        return {key: table[key] for key in ("image-name", "private-index-url", "secret-id", "runtime-uid")}
+        return {
+            key: table[key]
+            for key in ("image-name", "private-index-url", "secret-id", "runtime-uid")
+        }
     except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
         raise TaskError(
             f"{path} lacks a valid [tool.image-tasks] table ({error.__class__.__name__}: {error}). "

@@ -150,7 +150,8 @@ def check_versions(ray_version: str, python_version: str, base_image: str) -> No
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         raise TaskError(f"The Python version {python_version!r} is not 3.X, for example '3.11'.")
     official = re.fullmatch(
-        r"(?:docker\.io/)?rayproject/ray(?:-ml)?:(?P<ray>[^-@]+)(?:-py(?P<py>\d+))?[^@]*", base_image
+        r"(?:docker\.io/)?rayproject/ray(?:-ml)?:(?P<ray>[^-@]+)(?:-py(?P<py>\d+))?[^@]*",
+        base_image,
     )
     if official is None:
         return

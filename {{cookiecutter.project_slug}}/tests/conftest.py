@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from image_tasks import engines, settings  # noqa: E402
+from image_tasks import engines, settings
 
 
 @pytest.fixture(scope="session")
