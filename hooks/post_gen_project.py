@@ -14,7 +14,7 @@ sys.path.insert(0, os.getcwd())  # the baked repository: its image_tasks package
 
 from image_tasks.validation import split_requirements  # noqa: E402
 
-HEADER = "# Installed from the private index by the Dockerfile (one index: it proxies public PyPI).\n"
+HEADER = "# Installed from the private index by the Dockerfile (the index proxies public PyPI).\n"
 
 
 def main() -> None:

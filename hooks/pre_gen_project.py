@@ -9,7 +9,8 @@ import os
 import sys
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-sys.path.insert(0, os.path.join(ANSWERS["_repo_dir"], "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"))
+TEMPLATE_FOLDER = "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"
+sys.path.insert(0, os.path.join(ANSWERS["_repo_dir"], TEMPLATE_FOLDER))
 
 from image_tasks import validation  # noqa: E402
 from image_tasks.errors import TaskError  # noqa: E402
@@ -25,8 +26,12 @@ CHECKS = (
     lambda: validation.check_id(ANSWERS["base_image_gid"], what="base image GID"),
     lambda: validation.check_index_url(ANSWERS["private_index_url"]),
     lambda: validation.split_requirements(ANSWERS["private_packages"]),
-    lambda: ANSWERS["dockerfile_syntax"]
-    and validation.check_image(ANSWERS["dockerfile_syntax"], what="Dockerfile syntax", allow_tag=True),
+    lambda: (
+        ANSWERS["dockerfile_syntax"]
+        and validation.check_image(
+            ANSWERS["dockerfile_syntax"], what="Dockerfile syntax", allow_tag=True
+        )
+    ),
 )
 
 

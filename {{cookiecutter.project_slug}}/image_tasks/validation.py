@@ -122,7 +122,8 @@ def check_index_url(url: str) -> str:
 
 def split_requirements(text: str) -> list[str]:
     """Split the comma-separated requirement list and check each one is a PEP 508 requirement."""
-    requirements = [r.strip() for r in _REQUIREMENT_SEPARATOR.split(text) if r.strip()]
+    pieces = (piece.strip().strip(",").strip() for piece in _REQUIREMENT_SEPARATOR.split(text))
+    requirements = [piece for piece in pieces if piece]
     if not requirements:
         raise TaskError(
             "No private packages were given. List what the image installs from the private "

@@ -1,0 +1,39 @@
+"""Shared helpers for the template's tests: baking, and finding the tools the checks need."""
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+IN_CI = bool(os.environ.get("CI"))
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Bake the template with its defaults overridden by ``answers``; return the project folder."""
+    project = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(output_dir),
+        overwrite_if_exists=True,
+    )
+    return Path(project)
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip when a prerequisite is missing, except in CI, where a missing prerequisite fails."""
+    if not condition:
+        (pytest.fail if IN_CI else pytest.skip)(f"{why} (CI provisions it: .ci/provision)")
+
+
+def tool(name: str) -> str:
+    """The path of a command-line tool, from PATH or from this interpreter's virtualenv."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    need(found is not None, f"{name} is not installed")
+    return found

@@ -1,0 +1,172 @@
+"""Bake the template over a matrix of its options and check every file users get."""
+
+import filecmp
+import hashlib
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import DEFAULTS, TEMPLATE, bake, tool
+
+SLIM_ROOT = {
+    "base_image": "python:3.12-slim",
+    "python_version": "3.12",
+    "base_image_uid": "0",
+    "base_image_gid": "0",
+}
+MATRIX = {
+    "defaults": {},
+    "uv": {"installer": "uv"},
+    "air-gapped": {"dockerfile_syntax": ""},
+    "slim-root-pip": SLIM_ROOT,
+    "slim-root-uv": {**SLIM_ROOT, "installer": "uv"},
+    "many-packages": {
+        "private_packages": "acme-models[gpu]>=1.4,<2, acme-features==0.3.1 ; python_version>'3.8'",
+        "project_name": "Feature Store Runtime",
+    },
+}
+CRD = Path("/work/shared/kuberay/ray.io_rayclusters.yaml")
+
+
+@pytest.fixture(scope="module", params=list(MATRIX), ids=list(MATRIX))
+def baked(request, tmp_path_factory) -> tuple[dict, Path]:
+    answers = MATRIX[request.param]
+    return answers, bake(tmp_path_factory.mktemp(request.param), **answers)
+
+
+def answer(answers: dict, key: str) -> str:
+    return answers.get(key, DEFAULTS[key] if isinstance(DEFAULTS[key], str) else DEFAULTS[key][0])
+
+
+def files(project: Path) -> list[Path]:
+    return sorted(p for p in project.rglob("*") if p.is_file())
+
+
+def test_every_file_renders(baked):
+    _, project = baked
+    for path in files(project):
+        text = path.read_text(encoding="utf-8")
+        assert "cookiecutter." not in text or path.parent.name == "audit", path
+        assert "{%" not in text, path
+
+
+def test_yaml_and_toml_parse(baked):
+    _, project = baked
+    for path in files(project):
+        if path.suffix in {".yml", ".yaml"}:
+            assert yaml.safe_load(path.read_text(encoding="utf-8")), path
+    table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert set(table["tool"]["image-tasks"]) == {
+        "image-name",
+        "private-index-url",
+        "secret-id",
+        "runtime-uid",
+    }
+
+
+def test_python_compiles_and_passes_ruff(baked):
+    _, project = baked
+    sources = [str(p) for p in files(project) if p.suffix == ".py"]
+    subprocess.run([sys.executable, "-m", "py_compile", *sources], check=True)
+    ruff = tool("ruff")
+    for argv in ([ruff, "check", "--no-cache"], [ruff, "format", "--no-cache", "--check"]):
+        result = subprocess.run(argv, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_passes(baked):
+    _, project = baked
+    result = subprocess.run(
+        [tool("hadolint"), "--no-color", "Dockerfile"], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_mounts_the_secret_and_never_copies_it(baked):
+    answers, project = baked
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
+    secret_id = DEFAULTS["_secret_id"]
+    uid, gid = answer(answers, "base_image_uid"), answer(answers, "base_image_gid")
+    mount = re.search(rf"--mount=type=secret,id={secret_id},([^\s]*)", dockerfile)
+    assert mount, dockerfile
+    options = dict(option.split("=") for option in mount[1].split(","))
+    assert options == {"uid": uid, "gid": gid, "mode": "0400", "required": "true"}
+    assert f"NETRC=/run/secrets/{secret_id}" in dockerfile
+    instructions = [line for line in dockerfile.splitlines() if not line.startswith("#")]
+    code = "\n".join(instructions)
+    for leak in ("cp /run/secrets", "cat /run/secrets", "mv /run/secrets", "COPY .netrc", "ADD "):
+        assert leak not in code
+    assert "extra-index-url" not in code
+    assert not re.search(r"^(ENV|ARG|LABEL)\b.*(PASSWORD|TOKEN|NETRC)", code, re.M | re.I)
+    final_user = re.findall(r"^USER (\d+):(\d+)$", code, re.M)[-1]
+    assert final_user[0] != "0"
+    syntax = answer(answers, "dockerfile_syntax")
+    first = dockerfile.splitlines()[0]
+    assert first == f"# syntax={syntax}" if syntax else not first.startswith("# syntax")
+
+
+def test_secret_id_agrees_between_dockerfile_workflow_and_settings(baked):
+    _, project = baked
+    secret_id = DEFAULTS["_secret_id"]
+    settings = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert settings["tool"]["image-tasks"]["secret-id"] == secret_id
+    assert f"id={secret_id}," in (project / "Dockerfile").read_text(encoding="utf-8")
+    workflow = (project / ".github/workflows/image.yml").read_text(encoding="utf-8")
+    assert f'"{secret_id}=${{{{ secrets.NET_RC }}}}"' in workflow
+
+
+def test_requirements_hold_each_private_package(baked):
+    answers, project = baked
+    lines = (project / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = [line for line in lines if line and not line.startswith("#")]
+    assert ", ".join(requirements) == re.sub(
+        r",\s*(?=[A-Za-z])", ", ", answer(answers, "private_packages")
+    )
+
+
+def test_raycluster_is_valid_and_matches_the_image(baked):
+    answers, project = baked
+    manifest = yaml.safe_load((project / "deploy/raycluster.yaml").read_text(encoding="utf-8"))
+    crd = yaml.safe_load(CRD.read_text(encoding="utf-8"))
+    schema = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]
+    jsonschema.validate(manifest, schema["openAPIV3Schema"])
+    assert manifest["spec"]["rayVersion"] == answer(answers, "ray_version")
+    image = manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith(f"ghcr.io/acme/{project.name}:")
+
+
+def test_secrets_stay_out_of_git_and_the_build_context(baked):
+    _, project = baked
+    gitignore = (project / ".gitignore").read_text(encoding="utf-8").split()
+    assert {".netrc", "*.netrc", ".env"} <= set(gitignore)
+    dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")
+    assert "*" in dockerignore  # an allow-list: nothing but what the build needs
+    assert [line for line in dockerignore if line.startswith("!")] == ["!requirements.txt"]
+    assert "eol=lf" in (project / ".gitattributes").read_text(encoding="utf-8")
+
+
+def tree_digest(project: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(p.relative_to(project)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mode)
+        for p in files(project)
+    }
+
+
+def test_baking_again_over_the_same_folder_yields_the_same_tree(tmp_path):
+    first = bake(tmp_path, installer="uv")
+    before = tree_digest(first)
+    assert bake(tmp_path, installer="uv") == first
+    assert tree_digest(first) == before
+
+
+def test_audit_package_is_copied_verbatim(tmp_path):
+    project = bake(tmp_path)
+    source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "audit"
+    names = [p.name for p in source.glob("*.py")]
+    _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks/audit", names)
+    assert not mismatch and not errors
