@@ -1,0 +1,90 @@
+"""The allow-list: accepted false positives, each with a reason.
+
+Format: a text file, one entry per line, three whitespace-separated fields, the last one
+running to the end of the line::
+
+    # RULE-ID     PATH-GLOB                                          REASON
+    url-credentials /opt/vendor/docs/*.html                           vendor docs, example URLs
+    *             /usr/lib/python3/dist-packages/foo/tests/keys/*     upstream test fixtures
+
+* RULE-ID is a rule id from the report, or ``*`` for any rule except ``canary``;
+* PATH-GLOB is matched with ``fnmatch`` (case-sensitive; ``*`` also matches ``/``) against
+  the finding's path as reported (``/etc/pip.conf``, or a pseudo-path such as
+  ``<config>/config/Env/2``);
+* REASON is required: an entry without one is refused, and so is an entry for ``canary``
+  (a known secret in an image is never acceptable).
+
+Blank lines and lines starting with ``#`` are ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from .errors import AuditError
+from .rules import RULES_BY_ID
+
+
+@dataclass(frozen=True)
+class Entry:
+    rule: str
+    glob: str
+    reason: str
+    line: int
+
+    def matches(self, rule: str, path: str) -> bool:
+        return (self.rule == "*" or self.rule == rule) and rule != "canary" and (
+            fnmatch.fnmatchcase(path, self.glob)
+        )
+
+
+def parse(text: str, origin: str = "allow-list") -> list[Entry]:
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        parts = stripped.split(None, 2)
+        if len(parts) < 3 or not parts[2].strip():
+            raise AuditError(
+                f"{origin} line {number}: an entry needs a rule id, a path glob and a reason "
+                "(RULE-ID PATH-GLOB REASON...); entries without a reason are refused."
+            )
+        rule, glob, reason = parts
+        if rule == "canary":
+            raise AuditError(
+                f"{origin} line {number}: findings of the 'canary' rule cannot be allowed; a "
+                "known secret in the image is always a leak."
+            )
+        if rule != "*" and rule not in RULES_BY_ID:
+            raise AuditError(
+                f"{origin} line {number}: unknown rule id {rule!r}; use an id from the report "
+                "or '*'."
+            )
+        entries.append(Entry(rule, glob, reason.strip(), number))
+    return entries
+
+
+def load(path: str) -> list[Entry]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1 << 20)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditError(
+            f"cannot read the allow-list {path!r} ({getattr(exc, 'strerror', None) or type(exc).__name__}); "
+            "check the path given to --allow-list."
+        ) from None
+    return parse(text, f"allow-list {path}")
+
+
+def split(findings, entries):
+    """(kept findings, [(allowed finding, reason)])."""
+    kept, allowed = [], []
+    for finding in findings:
+        entry = next((e for e in entries if e.matches(finding.rule, finding.path)), None)
+        if entry is None:
+            kept.append(finding)
+        else:
+            allowed.append((finding, entry.reason))
+    return kept, allowed

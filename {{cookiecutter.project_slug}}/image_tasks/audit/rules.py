@@ -1,0 +1,408 @@
+"""The audit's rules, as data.  The engine that applies them is `scanner`.
+
+Four categories:
+
+``canary``
+    A known secret (or one of its encodings) found anywhere.  Applies to every byte of every
+    file, to names and link targets, to the image config and to attestations.  No exception,
+    no allow-list entry: a known secret in an image is always a leak.
+``credential-file``
+    A file whose *path* says it holds credentials (``.netrc``, ``pip.conf`` with credentials,
+    ``.docker/config.json`` with auths...), present in a layer or deleted by a later one.  Some
+    rules also require a content check (``content``) so that a credential-free ``pip.conf``
+    is not reported.
+``secret-pattern``
+    Text that has the shape of a credential, for when no canary is known.  Applied to text
+    files (no NUL byte in the first 8 KiB, the heuristic of grep and git; binaries are left to
+    the canaries) and to every string of the config and attestations.  Matches whose secret
+    is a placeholder (``${VAR}``, ``<password>``, ``****``, ``changeme``...) are not findings.
+``image-config``
+    Secret-looking variables in ENV, LABEL and recorded build arguments.
+
+Scope policy for installed third-party code.  Files under a package tree (``site-packages``,
+``dist-packages``, the Python standard library, ``/usr/share/doc``, ``node_modules``, conda
+package caches) are published code that any image installing those packages carries; they are
+full of documentation examples (pip's own ``https://user:password@host``) and test fixtures
+(private keys of test suites).  There the *generic* patterns (``url-credentials``,
+``netrc-entry``, ``private-key-block``; rules with ``scope="outside-packages"``) are applied only
+to files that installers and tools write (``direct_url.json``, ``*.pth``, ``*.egg-link``) and
+to credential files by name; the token rules, whose shapes are specific (PyPI, GitHub, AWS),
+apply everywhere, and so do canaries and credential-file rules.  The policy is reported in the
+JSON output and can be switched off (``strict=True``, ``--strict``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    title: str
+    severity: str
+    help: str
+    # secret-pattern rules: candidate positions come from ``keywords`` (bytes.find) or from
+    # ``locator`` (a regex with a literal prefix, which re searches fast); ``regex`` is then
+    # matched at each candidate; its group 'secret' is what gets redacted and checked for
+    # placeholders.
+    keywords: tuple[bytes, ...] = ()
+    locator: re.Pattern[bytes] | None = None
+    regex: re.Pattern[bytes] | None = None
+    max_length: int = 1024
+    scope: str = "everywhere"  # or "outside-packages"
+    # credential-file rules: ``names`` are base names, ``parents`` required parent dirs
+    names: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()
+    under: tuple[str, ...] = ()  # path prefixes (without leading '/')
+    content: re.Pattern[bytes] | None = None  # must match (with a real secret) to report
+    example_values: tuple[str, ...] = ()
+
+
+CANARY = Rule(
+    id="canary",
+    category="canary",
+    title="Known secret found in the image",
+    severity="critical",
+    help="A value from the build's netrc (or another canary) is in the image. Rotate the "
+    "credential, then rebuild with the secret mounted (RUN --mount=type=secret) and never "
+    "copied, echoed, or passed as a build argument.",
+)
+
+_URL_CRED = re.compile(
+    rb"://(?P<user>[^\s/:@'\"<>{}()\[\]\\|^`]{1,128}):(?P<secret>[^\s/@'\"<>{}()\[\]\\|^`]{1,256})@"
+    rb"(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]{0,252}|\[[0-9A-Fa-f:.]+\])"
+)
+_NETRC_ENTRY = re.compile(
+    rb"machine[ \t\r\n]+(?P<host>\S{1,253})(?:[ \t\r\n]+(?:login|account|port)[ \t\r\n]+\S{1,256}){0,3}"
+    rb"[ \t\r\n]+password[ \t\r\n]+(?P<secret>\"[^\"\n]{1,256}\"|[^\s\"]{1,256})"
+)
+_CRED_LINE = re.compile(
+    rb"(?im)^[ \t]*(?:password|passwd|_password|_auth|_authtoken|//[^\s=]*:_authtoken|"
+    rb"[^\s=]*:_auth(?:token)?|[^\s=]*:_password|aws_secret_access_key|aws_session_token)"
+    rb"[ \t]*[=:][ \t]*(?P<secret>[^\s#;]{1,512})"
+)
+_DOCKER_AUTH = re.compile(
+    rb"\"(?:auth|identitytoken|registrytoken|password)\"\s*:\s*\"(?P<secret>[^\"]{1,4096})\""
+)
+
+RULES: tuple[Rule, ...] = (
+    CANARY,
+    # -- credential files, by path ---------------------------------------------------------
+    Rule(
+        id="netrc-file",
+        category="credential-file",
+        title="netrc file in a layer",
+        severity="critical",
+        help="A .netrc holds index credentials. Mount it as a BuildKit secret "
+        "(RUN --mount=type=secret,id=netrc and NETRC=/run/secrets/netrc) instead of COPYing or "
+        "copying it: a later 'rm' does not remove it from the lower layer.",
+        names=(".netrc", "_netrc"),
+    ),
+    Rule(
+        id="pip-config-credentials",
+        category="credential-file",
+        title="pip configuration with credentials",
+        severity="critical",
+        help="pip.conf/pip.ini holds an index URL with a password. Keep credentials in a "
+        "secret-mounted netrc, and the URL in the config without userinfo.",
+        names=("pip.conf", "pip.ini"),
+        content=_URL_CRED,
+    ),
+    Rule(
+        id="pypirc-file",
+        category="credential-file",
+        title=".pypirc with a password",
+        severity="critical",
+        help="A .pypirc with a password (an upload token) is in the image. Remove it and "
+        "rotate the token.",
+        names=(".pypirc",),
+        content=_CRED_LINE,
+    ),
+    Rule(
+        id="uv-credentials",
+        category="credential-file",
+        title="uv credentials or uv.toml index with credentials",
+        severity="critical",
+        help="uv's credential store or a uv.toml index URL with a password is in the image. "
+        "Give uv the secret-mounted netrc (NETRC) or UV_INDEX_*_PASSWORD from a secret mount.",
+        names=("uv.toml",),
+        content=_URL_CRED,
+    ),
+    Rule(
+        id="uv-credential-store",
+        category="credential-file",
+        title="uv credential store",
+        severity="critical",
+        help="uv's credential store (uv auth login) is in the image. Remove it and rotate the "
+        "credentials.",
+        names=("credentials.toml",),
+        parents=("uv/credentials",),
+    ),
+    Rule(
+        id="git-credentials",
+        category="credential-file",
+        title="git credential store",
+        severity="critical",
+        help="A git credential store is in the image. Remove it and rotate the tokens.",
+        names=(".git-credentials",),
+    ),
+    Rule(
+        id="docker-config-auth",
+        category="credential-file",
+        title="container registry credentials",
+        severity="critical",
+        help="A docker/podman auth file with registry credentials is in the image. Remove it "
+        "and rotate the credentials.",
+        names=("config.json", "auth.json"),
+        parents=(".docker", "containers"),
+        content=_DOCKER_AUTH,
+    ),
+    Rule(
+        id="npmrc-token",
+        category="credential-file",
+        title=".npmrc with a token",
+        severity="critical",
+        help="An .npmrc with an auth token is in the image. Use a secret mount and "
+        "${NPM_TOKEN} expansion instead.",
+        names=(".npmrc", "npmrc"),
+        content=_CRED_LINE,
+    ),
+    Rule(
+        id="cloud-credentials",
+        category="credential-file",
+        title="cloud provider credentials",
+        severity="critical",
+        help="Cloud credentials (AWS, gcloud, Azure) are in the image. Remove them and rotate "
+        "them; give workloads credentials at run time.",
+        names=(
+            "credentials",
+            "credentials.db",
+            "access_tokens.db",
+            "application_default_credentials.json",
+            "adc.json",
+            "accessTokens.json",
+            "msal_token_cache.json",
+            "msal_token_cache.bin",
+            "service_principal_entries.json",
+        ),
+        parents=(".aws", "gcloud", "legacy_credentials", ".azure"),
+    ),
+    Rule(
+        id="ssh-private-key",
+        category="credential-file",
+        title="SSH private key",
+        severity="critical",
+        help="An SSH private key is in the image. Use RUN --mount=type=ssh instead, remove the "
+        "key and revoke it.",
+        names=("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"),
+    ),
+    Rule(
+        id="run-secrets-file",
+        category="credential-file",
+        title="file left under /run/secrets",
+        severity="critical",
+        help="A non-empty file under /run/secrets was written into a layer: the secret was "
+        "copied rather than mounted. (Empty mount points that build engines leave are not "
+        "reported.)",
+        under=("run/secrets/", "var/run/secrets/"),
+    ),
+    # -- patterns --------------------------------------------------------------------------
+    Rule(
+        id="url-credentials",
+        category="secret-pattern",
+        title="URL with a password in its userinfo",
+        severity="high",
+        help="A URL of the form scheme://user:password@host is stored in the image. Use a URL "
+        "without credentials and a secret-mounted netrc.",
+        keywords=(b"://",),
+        regex=_URL_CRED,
+        max_length=700,
+        scope="outside-packages",
+    ),
+    Rule(
+        id="netrc-entry",
+        category="secret-pattern",
+        title="netrc entry with a password",
+        severity="high",
+        help="Text in netrc syntax (machine ... password ...) is stored in the image, whatever "
+        "the file's name. Mount the netrc as a secret instead.",
+        keywords=(b"machine",),
+        regex=_NETRC_ENTRY,
+        max_length=1200,
+        scope="outside-packages",
+    ),
+    Rule(
+        id="pypi-token",
+        category="secret-pattern",
+        title="PyPI API token",
+        severity="critical",
+        help="A PyPI API token is stored in the image. Revoke it on pypi.org and use trusted "
+        "publishing or a secret mount.",
+        keywords=(b"pypi-AgE",),
+        regex=re.compile(rb"(?P<secret>pypi-AgE[A-Za-z0-9_\-]{50,2000})"),
+        max_length=2100,
+    ),
+    Rule(
+        id="github-token",
+        category="secret-pattern",
+        title="GitHub token",
+        severity="critical",
+        help="A GitHub token is stored in the image. Revoke it and pass tokens as secret mounts.",
+        locator=re.compile(rb"gh[pousr]_"),
+        regex=re.compile(rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251})(?![A-Za-z0-9_])"),
+        max_length=256,
+        example_values=("ghp_xxxx", "ghp_0000", "ghp_1234567890", "ghp_abcdef", "ghp_ABCDEF"),
+    ),
+    Rule(
+        id="github-fine-grained-token",
+        category="secret-pattern",
+        title="GitHub fine-grained personal access token",
+        severity="critical",
+        help="A GitHub fine-grained token is stored in the image. Revoke it and pass tokens as "
+        "secret mounts.",
+        keywords=(b"github_pat_",),
+        regex=re.compile(rb"(?P<secret>github_pat_[A-Za-z0-9_]{22,255})"),
+        max_length=270,
+    ),
+    Rule(
+        id="aws-access-key-id",
+        category="secret-pattern",
+        title="AWS access key ID",
+        severity="high",
+        help="An AWS access key ID is stored in the image; its secret key is probably nearby. "
+        "Deactivate the key and use roles or run-time credentials.",
+        locator=re.compile(rb"A[KS]IA[0-9A-Z]{16}"),
+        regex=re.compile(rb"(?P<secret>A[KS]IA[0-9A-Z]{16})(?![0-9A-Za-z])"),
+        max_length=20,
+        example_values=("AKIAIOSFODNN7EXAMPLE", "EXAMPLE", "AKIAXXXX", "AKIA0000"),
+    ),
+    Rule(
+        id="private-key-block",
+        category="secret-pattern",
+        title="PEM private key",
+        severity="critical",
+        help="A PEM private key is stored in the image. Remove it, revoke it, and provide keys "
+        "at run time or through secret mounts.",
+        keywords=(b"-----BEGIN",),
+        regex=re.compile(
+            rb"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----[\r\n]+"
+            rb"(?:[A-Za-z\-]+:[^\n]*\n)*[\r\n]*(?P<secret>[A-Za-z0-9+/=\r\n]{64,8192})"
+        ),
+        max_length=9000,
+        scope="outside-packages",
+    ),
+    # -- image config --------------------------------------------------------------------
+    Rule(
+        id="secret-variable",
+        category="image-config",
+        title="secret-looking variable with a literal value",
+        severity="high",
+        help="An ENV, LABEL or build argument whose name says it is a secret holds a literal "
+        "value, which is recorded in the image config or history. Pass secrets with "
+        "RUN --mount=type=secret, never ARG/ENV/LABEL.",
+    ),
+)
+
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+PATTERN_RULES = tuple(r for r in RULES if r.category == "secret-pattern")
+FILE_RULES = tuple(r for r in RULES if r.category == "credential-file")
+
+# Names of variables that carry secrets (matched on the upper-cased name).
+SECRET_NAME = re.compile(
+    r"(?:^|_)(?:PASS|PASSWORD|PASSWD|PWD|TOKEN|SECRET|APIKEY|API_KEY|ACCESS_KEY|PRIVATE_KEY|"
+    r"SECRET_KEY|CREDENTIALS?|AUTH|NETRC|NET_RC)(?:$|_)"
+)
+NOT_SECRET_NAME = re.compile(
+    r"(?:_FILE|_PATH|_DIR|_URL|_ID|_HOST|_USER|_USERNAME|_TYPE|_METHOD|_ENABLED|_MODE|"
+    r"_LENGTH|_EXPIRY|_PROVIDER)$|^GPG_KEY$|PUBLIC_KEY"
+)
+
+# Package trees (see the module docstring for the policy).
+PACKAGE_TREE = re.compile(
+    r"(?:^|/)(?:site-packages|dist-packages|node_modules)/"
+    r"|(?:^|/)lib/python\d[\d.]*/(?!site-packages/|dist-packages/)"
+    r"|^usr/share/(?:doc|man|info|locale)/"
+    r"|(?:^|/)(?:ana|mini)?conda\d?/pkgs/|^opt/conda/pkgs/"
+)
+INSTALLER_WRITTEN = re.compile(r"(?:\.dist-info/direct_url\.json|\.pth|\.egg-link)$")
+
+PLACEHOLDER_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "dummy",
+    "redacted",
+    "hunter2",
+    "your",
+    "token",
+    "xxx",
+    "***",
+    "...",
+    "username",
+    "foobar",
+    "tiger",
+    "<",
+    "${",
+    "$(",
+    "%(",
+    "{{",
+)
+PLACEHOLDER_VALUES = frozenset(
+    {
+        "",
+        "pass",
+        "pwd",
+        "pw",
+        "user",
+        "foo",
+        "bar",
+        "baz",
+        "test",
+        "admin",
+        "root",
+        "none",
+        "null",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "0",
+        "1",
+        "x",
+        "abc",
+        "abc123",
+        "123456",
+        "qwerty",
+        "login",
+        "name",
+        "key",
+    }
+)
+_TEMPLATE = re.compile(r"^\$[A-Za-z_{(]|^%[sd(]|\{[A-Za-z_0-9]*\}|^<[^>]*>$|^\[[^\]]*\]$|^@[A-Z_]+@$")
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that are not real secrets: templates, masks, dictionary examples."""
+    v = value.strip().strip("\"'")
+    low = v.lower()
+    if low in PLACEHOLDER_VALUES or len(v) < 4:
+        return True
+    if _TEMPLATE.search(v):
+        return True
+    if len(set(v)) <= 2:  # ****, xxxx, 0000, ...., xXxX
+        return True
+    return any(word in low for word in PLACEHOLDER_WORDS)
+
+
+def in_package_tree(path: str) -> bool:
+    return PACKAGE_TREE.search(path) is not None and INSTALLER_WRITTEN.search(path) is None

@@ -1,0 +1,506 @@
+"""The engine that applies `rules` and canaries to layers, files, configs and JSON.
+
+A layer is read once, member by member (`archive.TarStream`); for each regular file the
+canary needles are searched with ``bytes.find`` on the reader's buffer (no copies; a short
+joint buffer catches needles that straddle two pieces of a large file), and, for text files,
+each pattern rule finds its candidates (keyword or literal-prefix locator) and matches its
+regex there.  Findings carry the blob they came from; layer numbers, history steps and
+deletions by later layers are resolved once the whole image is known (`attribute`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import redaction
+from .archive import TarStream, printable
+from .canaries import CanarySet
+from .errors import AuditError
+from .report import Finding
+from .rules import (
+    FILE_RULES,
+    NOT_SECRET_NAME,
+    PATTERN_RULES,
+    SECRET_NAME,
+    Rule,
+    in_package_tree,
+    is_placeholder,
+)
+
+TEXT_SNIFF = 8192
+COLLECT_LIMIT = 1 << 20  # content kept for credential-file content checks
+MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
+MAX_FINDINGS_PER_FILE = 20
+OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
+KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
+
+
+@dataclass
+class LayerResult:
+    """What one layer blob yielded: findings, deletions and counts."""
+
+    findings: list[Finding] = field(default_factory=list)
+    whiteouts: set[str] = field(default_factory=set)  # deleted paths
+    opaque: set[str] = field(default_factory=set)  # directories whose lower content is hidden
+    files: int = 0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _file_rule_index() -> tuple[dict[str, list[Rule]], list[Rule]]:
+    by_name: dict[str, list[Rule]] = {}
+    prefixed = []
+    for rule in FILE_RULES:
+        for name in rule.names:
+            by_name.setdefault(name, []).append(rule)
+        if rule.under and not rule.names:
+            prefixed.append(rule)
+    return by_name, prefixed
+
+
+FILE_RULES_BY_NAME, FILE_RULES_UNDER = _file_rule_index()
+
+
+def _parent_ok(rule: Rule, parent: str) -> bool:
+    if not rule.parents:
+        return True
+    components = parent.split("/")
+    for want in rule.parents:
+        if "/" in want:
+            if parent == want or parent.endswith("/" + want):
+                return True
+        elif want in components:
+            return True
+    return False
+
+
+class Scanner:
+    """Applies canaries and rules; holds what all scans share (the scrubber, the policy)."""
+
+    def __init__(self, canaries: CanarySet, scrub: redaction.Scrubber, strict: bool = False):
+        self.canaries = canaries
+        self.scrub = scrub
+        self.strict = strict
+        self.needles = [n.data for n in canaries.needles]
+        self.overlap = max(0, canaries.max_needle - 1)
+        self.deadline: float | None = None
+        for variant, _, _ in canaries.variants:
+            scrub.add(variant)
+
+    # -- canaries --------------------------------------------------------------------------
+    def _canary_message(self, needle_index: int, where: str) -> str:
+        needle = self.canaries.needles[needle_index]
+        label = self.canaries.canaries[needle.canary].label
+        return f"{label} found in {where} ({' or '.join(needle.encodings)})"
+
+    def canaries_in_text(self, data: bytes) -> list[tuple[int, str]]:
+        """(canary index, encoding) for every canary variant in a short text."""
+        hits = []
+        seen = set()
+        for variant, index, name in self.canaries.variants:
+            if index not in seen and len(variant) >= 6 and variant in data:
+                seen.add(index)
+                hits.append((index, name))
+        return hits
+
+    # -- patterns on short texts (names, config strings) ------------------------------------
+    def patterns_in_text(self, data: bytes, rules: Iterable[Rule] = PATTERN_RULES):
+        """Yield (rule, match) for real (non-placeholder) matches in a short text."""
+        for rule in rules:
+            for m in rule.regex.finditer(data):
+                secret = m.group("secret").decode("utf-8", "replace")
+                if self._placeholder(rule, secret, m):
+                    continue
+                yield rule, m
+
+    def _placeholder(self, rule: Rule, secret: str, m: re.Match) -> bool:
+        if rule.id == "private-key-block":
+            return len(secret.replace("\n", "").replace("\r", "")) < 64
+        if rule.example_values and any(e.lower() in secret.lower() for e in rule.example_values):
+            return True
+        if rule.id in ("pypi-token", "github-token", "github-fine-grained-token"):
+            return len(set(secret[8:])) < 6 or "EXAMPLE" in secret.upper()
+        if rule.id == "aws-access-key-id":
+            return len(set(secret[4:])) < 5
+        if rule.id == "url-credentials" and is_placeholder(m.group("user").decode("utf-8", "replace")):
+            # user:password examples in docs have placeholder users too (user, username...)
+            if is_placeholder(secret) or len(secret) < 8:
+                return True
+        return is_placeholder(secret)
+
+    def _pattern_excerpt(self, buf, lo, hi, m: re.Match) -> str:
+        spans = [m.span("secret")]
+        if "user" in m.re.groupindex and m.group("user") != b"__token__":
+            spans.append(m.span("user"))
+        self.scrub.add(m.group("secret"))
+        return redaction.excerpt(buf, lo, hi, m.start(), m.end(), spans)
+
+    # -- layers ------------------------------------------------------------------------------
+    def scan_layer(self, stream: TarStream, blob: str) -> LayerResult:
+        result = LayerResult()
+        deadline = self.deadline
+        for member in stream:
+            if deadline is not None and not member.index & 1023 and time.monotonic() > deadline:
+                raise AuditError(
+                    "the audit ran out of time while reading a layer; the image is unusually "
+                    "large or hostile."
+                )
+            path = member.name
+            raw_name = member.raw_name
+            if self.canaries.variants:
+                for index, name in self.canaries_in_text(raw_name):
+                    label = self.canaries.canaries[index].label
+                    result.findings.append(
+                        Finding(
+                            "canary",
+                            "/" + printable(path),
+                            f"{label} found in a file name ({name})",
+                            location="name",
+                            blob=blob,
+                        )
+                    )
+            base = path.rpartition("/")[2]
+            if base.startswith(".wh."):
+                parent = path.rpartition("/")[0]
+                if base == ".wh..wh..opq":
+                    result.opaque.add(parent)
+                else:
+                    result.whiteouts.add((parent + "/" if parent else "") + base[4:])
+                continue
+            if member.kind in ("symlink", "hardlink"):
+                self._scan_link(member, blob, result)
+                continue
+            if member.kind != "file":
+                continue
+            result.files += 1
+            result.bytes += member.size
+            self._scan_file(member, stream, blob, result)
+        return result
+
+    def _scan_link(self, member, blob: str, result: LayerResult) -> None:
+        link = member.linkname.encode("utf-8", "surrogateescape")
+        path = "/" + printable(member.name)
+        for index, name in self.canaries_in_text(link):
+            label = self.canaries.canaries[index].label
+            result.findings.append(
+                Finding(
+                    "canary",
+                    path,
+                    f"{label} found in a {member.kind} target ({name})",
+                    location="link",
+                    blob=blob,
+                )
+            )
+        for rule, m in self.patterns_in_text(link, [r for r in PATTERN_RULES if r.id == "url-credentials"]):
+            result.findings.append(
+                Finding(
+                    rule.id,
+                    path,
+                    f"{rule.title} in a {member.kind} target",
+                    excerpt=self._pattern_excerpt(link, 0, len(link), m),
+                    location="link",
+                    blob=blob,
+                )
+            )
+
+    def _file_rules_for(self, path: str, size: int) -> list[Rule]:
+        base = path.rpartition("/")[2]
+        parent = path.rpartition("/")[0]
+        rules = [r for r in FILE_RULES_BY_NAME.get(base, ()) if _parent_ok(r, parent)]
+        if size > 0:
+            for rule in FILE_RULES_UNDER:
+                if path.startswith(rule.under) or path + "/" in rule.under:
+                    rules.append(rule)
+        return rules
+
+    def _scan_file(self, member, stream: TarStream, blob: str, result: LayerResult) -> None:
+        path = member.name
+        shown = "/" + printable(path)
+        file_rules = self._file_rules_for(path, member.size)
+        if member.size == 0:
+            return
+        packaged = not self.strict and in_package_tree(path)
+        text_rules = [r for r in PATTERN_RULES if not (packaged and r.scope == "outside-packages")]
+        needles = self.needles
+        found_needles: set[int] = set()
+        found_patterns: set[tuple[str, bytes]] = set()
+        findings = result.findings
+        before = len(findings)
+        collected = bytearray() if any(r.content is not None for r in file_rules) else None
+        overlap = self.overlap
+        tail = b""
+        carry = b""
+        offset = 0
+        text = None
+        candidates: dict[str, int] = {}
+        for buf, s, e in stream.pieces():
+            if text is None:
+                text = bool(text_rules) and buf.find(b"\0", s, min(e, s + TEXT_SNIFF)) < 0
+            if collected is not None and len(collected) < COLLECT_LIMIT:
+                collected += buf[s : min(e, s + COLLECT_LIMIT - len(collected))]
+            # canaries, on every byte
+            for k, needle in enumerate(needles):
+                if k in found_needles:
+                    continue
+                i = buf.find(needle, s, e)
+                if i >= 0:
+                    found_needles.add(k)
+                    findings.append(
+                        Finding(
+                            "canary",
+                            shown,
+                            self._canary_message(k, "file content"),
+                            excerpt=redaction.excerpt(
+                                buf, s, e, i, i + len(needle), marker="[CANARY]", whole_token=True
+                            ),
+                            blob=blob,
+                        )
+                    )
+                elif tail:
+                    joint = tail + bytes(buf[s : s + len(needle) - 1])
+                    j = joint.find(needle)
+                    if 0 <= j < len(tail) < j + len(needle):
+                        found_needles.add(k)
+                        findings.append(
+                            Finding(
+                                "canary",
+                                shown,
+                                self._canary_message(k, "file content"),
+                                excerpt=redaction.excerpt(
+                                    joint, 0, len(joint), j, j + len(needle), marker="[CANARY]",
+                                    whole_token=True,
+                                ),
+                                blob=blob,
+                            )
+                        )
+            # patterns, on text files
+            if text:
+                if carry:
+                    window = carry + bytes(buf[s:e])
+                    self._patterns(window, 0, len(window), text_rules, shown, blob, findings,
+                                   found_patterns, candidates, result)
+                else:
+                    self._patterns(buf, s, e, text_rules, shown, blob, findings,
+                                   found_patterns, candidates, result)
+            offset += e - s
+            if stream.remaining:
+                if overlap:
+                    tail = bytes(buf[max(s, e - overlap) : e])
+                if text:
+                    carry = bytes((carry + bytes(buf[s:e]))[-OVERLAP:]) if carry else bytes(buf[max(s, e - OVERLAP) : e])
+        if collected is not None or file_rules:
+            for rule in file_rules:
+                self._check_file_rule(rule, collected, shown, member.size, blob, findings)
+        if len(findings) - before > MAX_FINDINGS_PER_FILE:
+            extra = len(findings) - before - MAX_FINDINGS_PER_FILE
+            del findings[before + MAX_FINDINGS_PER_FILE :]
+            result.notes.append(f"{shown}: {extra} more finding(s) in this file not listed")
+
+    def _patterns(self, buf, s, e, rules, shown, blob, findings, found, candidates, result):
+        for rule in rules:
+            if rule.locator is not None:
+                positions = (m.start() for m in rule.locator.finditer(buf, s, e))
+            else:
+                positions = _find_all(buf, rule.keywords, s, e)
+            regex = rule.regex
+            for p in positions:
+                count = candidates.get(rule.id, 0) + 1
+                candidates[rule.id] = count
+                if count > MAX_CANDIDATES:
+                    result.notes.append(
+                        f"{shown}: more than {MAX_CANDIDATES} candidates for {rule.id}; "
+                        "the rest of the file was not checked by that rule"
+                    )
+                    break
+                m = regex.match(buf, p, min(e, p + rule.max_length))
+                if m is None:
+                    continue
+                secret = m.group("secret")
+                key = (rule.id, secret)
+                if key in found:
+                    continue
+                if self._placeholder(rule, secret.decode("utf-8", "replace"), m):
+                    continue
+                found.add(key)
+                findings.append(
+                    Finding(
+                        rule.id,
+                        shown,
+                        rule.title,
+                        excerpt=self._pattern_excerpt(buf, s, e, m),
+                        blob=blob,
+                    )
+                )
+
+    def _check_file_rule(self, rule: Rule, collected, shown, size, blob, findings) -> None:
+        if rule.content is None:
+            findings.append(
+                Finding(rule.id, shown, f"{rule.title} ({size} bytes)", blob=blob)
+            )
+            return
+        data = bytes(collected or b"")
+        for m in rule.content.finditer(data):
+            secret = m.group("secret").decode("utf-8", "replace")
+            if is_placeholder(secret):
+                continue
+            findings.append(
+                Finding(
+                    rule.id,
+                    shown,
+                    rule.title,
+                    excerpt=self._pattern_excerpt(data, 0, len(data), m),
+                    blob=blob,
+                )
+            )
+            return
+
+    # -- configs, attestations, other JSON --------------------------------------------------
+    def scan_json(self, doc, pseudo: str, location: str, blob: str | None) -> list[Finding]:
+        """Apply canaries, patterns and secret-variable checks to every string of a JSON doc."""
+        findings: list[Finding] = []
+        for path, key, value in _walk(doc, pseudo):
+            data = value.encode("utf-8", "surrogateescape")
+            shown = printable(path)
+            for index, name in self.canaries_in_text(data):
+                label = self.canaries.canaries[index].label
+                findings.append(
+                    Finding(
+                        "canary",
+                        shown,
+                        f"{label} found in {location} ({name})",
+                        excerpt=self._canary_excerpt(value),
+                        location=location,
+                        blob=blob,
+                    )
+                )
+            for rule, m in self.patterns_in_text(data):
+                findings.append(
+                    Finding(
+                        rule.id,
+                        shown,
+                        f"{rule.title} in {location}",
+                        excerpt=self._pattern_excerpt(data, 0, len(data), m),
+                        location=location,
+                        blob=blob,
+                    )
+                )
+            for name, secret in _assignments(key, value):
+                if _secret_variable(name, secret):
+                    self.scrub.add(secret)
+                    findings.append(
+                        Finding(
+                            "secret-variable",
+                            shown,
+                            f"variable {name} holds a literal secret in {location}",
+                            excerpt=self.scrub(f"{name}={redaction.MASK}"),
+                            location=location,
+                            blob=blob,
+                        )
+                    )
+        return findings
+
+    def _canary_excerpt(self, value: str) -> str:
+        text = value
+        for variant, _, _ in self.canaries.variants:
+            v = variant.decode("utf-8", "surrogateescape")
+            if len(v) >= 6 and v in text:
+                text = text.replace(v, "[CANARY]")
+        data = text.encode("utf-8", "surrogateescape")
+        i = data.find(b"[CANARY]")
+        if i < 0:
+            return "[CANARY]"
+        return redaction.excerpt(data, 0, len(data), i, i + 8, marker="[CANARY]", whole_token=True)
+
+
+def _find_all(buf, keywords, s, e):
+    for keyword in keywords:
+        i = buf.find(keyword, s, e)
+        while i >= 0:
+            yield i
+            i = buf.find(keyword, i + 1, e)
+
+
+def _walk(doc, path: str, key: str = ""):
+    """Yield (json path, key, string) for every string (and key) of a JSON document."""
+    stack = [(doc, path, key)]
+    while stack:
+        node, where, key = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                k = str(k)
+                yield f"{where}/{k}", "", k
+                stack.append((v, f"{where}/{k}", k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                stack.append((v, f"{where}/{i}", key))
+        elif isinstance(node, str):
+            yield where, key, node
+
+
+def _assignments(key: str, value: str):
+    """(name, value) pairs a string assigns: KEY=VALUE texts, build args, JSON keys."""
+    if key:
+        name = key.rpartition(":")[2] if key.startswith(("build-arg:", "label:")) else key
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
+            yield name, value
+    if "=" in value:
+        for m in KV.finditer(value):
+            secret = m.group(2)
+            if len(secret) >= 2 and secret[0] == secret[-1] and secret[0] in "\"'":
+                secret = secret[1:-1]
+            yield m.group(1), secret
+
+
+def _secret_variable(name: str, value: str) -> bool:
+    upper = name.upper().replace("-", "_").replace(".", "_")
+    if not SECRET_NAME.search(upper) or NOT_SECRET_NAME.search(upper):
+        return False
+    if upper in ("NETRC", "NET_RC") or upper.endswith("_NETRC"):
+        # NETRC names a file; it is a leak only when it holds netrc text
+        words = set(value.split())
+        return "password" in words or ("login" in words and "machine" in words)
+    v = value.strip()
+    if v.startswith(("/", "./", "~/", "file:")) and " " not in v:
+        return False  # a path to a secret file, not the secret
+    return not is_placeholder(v)
+
+
+def attribute(findings, layers, history) -> None:
+    """Fill layer numbers, history steps and deletions into findings (in place).
+
+    ``layers`` is a list of (blob key, LayerResult) in image order; ``history`` the created_by
+    text of each layer (or None).
+    """
+    index_of = {}
+    for i, (key, _) in enumerate(layers):
+        index_of.setdefault(key, i)
+    for finding in findings:
+        if finding.blob in index_of and finding.layer is None:
+            i = index_of[finding.blob]
+            finding.layer = i
+            finding.created_by = history[i] if i < len(history) else None
+        if finding.layer is None or finding.location not in ("file", "name", "link"):
+            continue
+        path = finding.path.lstrip("/")
+        for j in range(finding.layer + 1, len(layers)):
+            later = layers[j][1]
+            if _deleted(path, later.whiteouts, later.opaque):
+                finding.deleted_in = j
+                finding.deleted_by = history[j] if j < len(history) else None
+                break
+
+
+def _deleted(path: str, whiteouts: set[str], opaque: set[str]) -> bool:
+    if not whiteouts and not opaque:
+        return False
+    parts = path.split("/")
+    for n in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:n])
+        if prefix in whiteouts:
+            return True
+        if n < len(parts) and prefix in opaque:
+            return True
+    return "" in opaque and len(parts) > 0
