@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from conftest import DEFAULTS, TEMPLATE, bake, tool
+from baking import DEFAULTS, TEMPLATE, bake, tool
 
 SLIM_ROOT = {
     "base_image": "python:3.12-slim",
@@ -146,7 +146,8 @@ def test_secrets_stay_out_of_git_and_the_build_context(baked):
     assert {".netrc", "*.netrc", ".env"} <= set(gitignore)
     dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")
     assert "*" in dockerignore  # an allow-list: nothing but what the build needs
-    assert [line for line in dockerignore if line.startswith("!")] == ["!requirements.txt"]
+    allowed = [line for line in dockerignore if line.startswith("!")]
+    assert allowed == ["!requirements.txt", "!docker/check_index.py"]
     assert "eol=lf" in (project / ".gitattributes").read_text(encoding="utf-8")
 
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TEMPLATE
+from baking import TEMPLATE
 
 PASSWORD = "Hunter2-canary-9f3b"  # a password a user typed into the index URL by mistake
 TOKEN = "pypi-AgEIcHlwaS5vcmcCanaryToken0123456789"

@@ -20,10 +20,11 @@ def options(**values: str | None) -> list[str]:
     return [item for key, value in values.items() if value for item in (f"--{key}", value)]
 
 
-@task(help={"netrc": "netrc path", "image": "image reference", "engine": "buildx|docker|podman"})
-def build(c, netrc=None, image=None, engine=None):
+@task(help={"netrc": "netrc path", "engine": "buildx|docker|podman", "no_cache": "rebuild all"})
+def build(c, netrc=None, image=None, engine=None, no_cache=False):
     """Build the image, the private index credential mounted as a BuildKit secret."""
-    run_task("build", *options(netrc=netrc, image=image, engine=engine))
+    flags = ["--no-cache"] if no_cache else []
+    run_task("build", *options(netrc=netrc, image=image, engine=engine), *flags)
 
 
 @task(help={"netrc": "netrc path", "image": "image reference", "format": "text|json|sarif"})

@@ -32,6 +32,12 @@ def parser() -> argparse.ArgumentParser:
         sub = task(name, function)
         image_options(sub)
         sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
+        if name == "build":
+            sub.add_argument(
+                "--no-cache",
+                action="store_true",
+                help="rebuild every step (after rotating the credential, say)",
+            )
         if name == "audit":
             sub.add_argument(
                 "--format", dest="output_format", default="text", choices=("text", "json", "sarif")

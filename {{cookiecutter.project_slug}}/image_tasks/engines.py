@@ -44,6 +44,7 @@ class Engine:
         secrets: Sequence[str],
         build_args: dict[str, str],
         host_network: bool,
+        no_cache: bool = False,
     ) -> list[str]:
         if self.name == "buildx":
             # --load puts the image in the local store; no provenance, which can record build args.
@@ -56,6 +57,8 @@ class Engine:
             argv += ["--build-arg", f"{key}={value}"]
         if host_network:
             argv.append("--network=host")
+        if no_cache:
+            argv.append("--no-cache")
         return [*argv, "--tag", image, "--file", str(dockerfile), str(context)]
 
     def run_argv(self, image: str, command: Sequence[str]) -> list[str]:

@@ -10,11 +10,18 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from image_tasks import audit as leak_audit
 from image_tasks import credentials, engines, settings, validation
 from image_tasks.errors import TaskError
 
 
-def build(*, netrc: str | None = None, image: str | None = None, engine: str | None = None) -> int:
+def build(
+    *,
+    netrc: str | None = None,
+    image: str | None = None,
+    engine: str | None = None,
+    no_cache: bool = False,
+) -> int:
     """Build the image with the netrc mounted as a BuildKit secret; print its reference."""
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc)
@@ -36,6 +43,7 @@ def build(*, netrc: str | None = None, image: str | None = None, engine: str | N
         secrets=[f"id={config.secret_id},{credential.secret_source()}"],
         build_args={"PRIVATE_INDEX_URL": config.index_url},
         host_network=host_network,
+        no_cache=no_cache,
     )
     status = engines.stream(chosen, argv)
     if status != 0:
@@ -59,8 +67,6 @@ def audit(
 ) -> int:
     """Save the image and audit every layer, its config and history, with the netrc's secrets as
     canaries. Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
-    from image_tasks.audit import cli as audit_cli
-
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc)
     canary = (
@@ -69,14 +75,12 @@ def audit(
         else ["--canary-env", credential.variable]
     )
     chosen = engines.detect(config.engine)
+    reports = ["--format", output_format] + (["--output", output] if output else [])
+    if os.environ.get("AUDIT_SARIF"):
+        reports += ["--sarif", os.environ["AUDIT_SARIF"]]
+    print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
-        arguments = [str(archive), *canary, "--label", config.image]
-        sarif = os.environ.get("AUDIT_SARIF")
-        if sarif:
-            arguments += ["--sarif-output", sarif]
-        if output:
-            arguments += ["--output", output]
-        return audit_cli.main([*arguments, "--format", output_format])
+        return leak_audit.main([str(archive), *canary, *reports])
 
 
 def test(

@@ -1,4 +1,4 @@
-"""Shared helpers for the template's tests: baking, and finding the tools the checks need."""
+"""Baking the template, and finding the tools the checks need: shared by every test module."""
 
 import json
 import os

@@ -1,0 +1,91 @@
+"""Real engines, a real password-protected index, real images: shared, built once per run.
+
+.ci/provision installs the engines and makes the base images and the wheelhouse (no registry is
+reachable here); these fixtures start the baked repository's own local index (pypiserver with a
+random password: the canary) and bake repositories against it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from baking import bake, need, tool
+from harness import write_wheel
+
+STATE = Path(os.environ.get("RAYRT_STATE", "/var/tmp/rayrt"))
+PRIVATE_PACKAGE = "acme-sauce"
+PRIVATE_MODULE = "acme_sauce"
+
+
+@pytest.fixture(scope="session")
+def provisioned() -> dict[str, str]:
+    env_file = STATE / "env"
+    need(env_file.is_file(), f"{env_file} is missing: run .ci/provision")
+    for engine in ("docker", "podman"):
+        need(shutil.which(engine) is not None, f"{engine} is not installed")
+    daemon = subprocess.run(["docker", "info"], capture_output=True, check=False)
+    need(daemon.returncode == 0, "the Docker daemon is not running")
+    return dict(line.split("=", 1) for line in env_file.read_text().split())
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(provisioned, tmp_path_factory) -> Path:
+    """The private package, plus Ray's wheels for images whose base lacks Ray."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    write_wheel(folder, PRIVATE_PACKAGE, PRIVATE_MODULE, "1.0.0")
+    for wheel in Path(provisioned["RAYRT_WHEELHOUSE"]).glob("*.whl"):
+        (folder / wheel.name).symlink_to(wheel)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def local_index(wheelhouse, tmp_path_factory):
+    """The baked repository's own `index` task, password-protected, serving the wheelhouse for
+    the whole run; yields (url, netrc path, password)."""
+    tool("pypi-server")
+    repository = bake(tmp_path_factory.mktemp("index-repo"))
+    netrc = tmp_path_factory.mktemp("index-credentials") / "netrc"
+    argv = [sys.executable, "-m", "image_tasks", "index", "--wheelhouse", str(wheelhouse)]
+    process = subprocess.Popen(
+        [*argv, "--netrc-out", str(netrc)],
+        cwd=repository,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner = process.stdout.readline()
+    while banner and not banner.startswith("Local index: "):
+        banner = process.stdout.readline()
+    assert banner, f"the index did not start (exit {process.wait()})"
+    url = banner.split()[2]
+    password = netrc.read_text().split("password ")[1].split()[0]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 401, "the local index must refuse anonymous requests"
+    yield url, netrc, password
+    process.terminate()
+    process.wait(timeout=30)
+    assert not netrc.exists(), "the throwaway netrc outlived the index"
+
+
+@pytest.fixture(scope="session")
+def baked_e2e(provisioned, local_index, tmp_path_factory):
+    """bake(**answers): a repository baked against the local index and the ray-like base image."""
+
+    def _bake(**answers: str) -> Path:
+        defaults = {
+            "base_image": provisioned["RAYRT_RAY_IMAGE"],
+            "ray_version": provisioned["RAYRT_RAY_VERSION"],
+            "dockerfile_syntax": "",  # no frontend image can be pulled here
+            "private_index_url": local_index[0],
+            "private_packages": f"{PRIVATE_PACKAGE}>=1,<2",
+        }
+        return bake(tmp_path_factory.mktemp("e2e"), **{**defaults, **answers})
+
+    return _bake

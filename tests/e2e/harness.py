@@ -1,0 +1,109 @@
+"""Helpers for the end-to-end tests: running commands as a user would, and an independent check
+that a saved image holds no trace of a secret (written apart from the product's own audit)."""
+
+import base64
+import gzip
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+# How each engine is reached: "docker" puts Debian's docker CLI (20.10, BuildKit built in) first.
+ENGINE_PATHS = {
+    "buildx": os.environ["PATH"],
+    "docker": f"/usr/bin:{os.environ['PATH']}",
+    "podman": os.environ["PATH"],
+}
+
+
+def write_wheel(folder: Path, name: str, module: str, version: str) -> Path:
+    """A minimal pure-Python wheel, written by hand (no build backend, no network)."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    files = {
+        f"{module}/__init__.py": f'VERSION = "{version}"\n',
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+        f"{dist}.dist-info/top_level.txt": f"{module}\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={encoded},{len(text.encode())}")
+    files[f"{dist}.dist-info/RECORD"] = "\n".join([*record, f"{dist}.dist-info/RECORD,,"]) + "\n"
+    wheel = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def engine_env(engine: str, **extra: str) -> dict[str, str]:
+    """The environment a user would have: this venv's tools on PATH, the engine chosen, and no
+    credential unless the test gives one."""
+    env = {k: v for k, v in os.environ.items() if k not in {"NETRC", "NET_RC", "IMAGE"}}
+    env["PATH"] = f"{Path(sys.executable).parent}:{ENGINE_PATHS[engine]}"
+    env["IMAGE_ENGINE"] = engine
+    return {**env, **extra}
+
+
+def run(argv, *, cwd: Path, env: dict[str, str], timeout: int = 1200) -> tuple[int, str, float]:
+    """Run argv with its output captured; return (status, output, seconds)."""
+    start = time.monotonic()
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+    return result.returncode, result.stdout, time.monotonic() - start
+
+
+def save_image(engine: str, image: str, archive: Path) -> None:
+    program = "podman" if engine == "podman" else "docker"
+    extra = ["--format", "docker-archive"] if program == "podman" else []
+    argv = [program, "save", *extra, "--output", str(archive), image]
+    subprocess.run(argv, check=True, env=engine_env(engine))
+
+
+def encodings(secret: str) -> set[bytes]:
+    """The secret and its base64 forms at every alignment, minus unstable edge characters."""
+    raw = secret.encode()
+    forms = {raw}
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw)
+        forms.add(encoded[4 if shift else 0 : -4])
+    return forms
+
+
+def canary_places(archive: Path, secret: str) -> list[str]:
+    """Every place in a saved image (manifests, config, each layer's file contents, names and
+    link targets) that holds the secret, read with the standard tarfile module."""
+    needles = encodings(secret)
+    places = []
+
+    def holds(data: bytes) -> bool:
+        return any(needle in data for needle in needles)
+
+    def scan(data: bytes, where: str) -> None:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        if holds(data):
+            places.append(where)
+        if len(data) > 512 and data[257:262] == b"ustar":
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                for member in layer:
+                    if holds(member.name.encode()) or holds(member.linkname.encode()):
+                        places.append(f"{where}:{member.name} (name)")
+                    if member.isfile() and holds(layer.extractfile(member).read()):
+                        places.append(f"{where}:{member.name}")
+
+    with tarfile.open(archive) as outer:
+        for member in outer:
+            if member.isfile():
+                scan(outer.extractfile(member).read(), member.name)
+    return places
