@@ -35,7 +35,7 @@ What is looked for (rule ids in `rules.RULES`; the policy is documented in `rule
   ``uv-credential-store``, ``git-credentials``, ``docker-config-auth``, ``npmrc-token``,
   ``cloud-credentials``, ``ssh-private-key``, ``run-secrets-file``;
 * secret patterns: ``url-credentials``, ``netrc-entry``, ``pypi-token``, ``github-token``,
-  ``github-fine-grained-token``, ``aws-access-key-id``, ``private-key-block``;
+  ``aws-access-key-id``, ``private-key-block``;
 * ``secret-variable``: ENV, LABEL, recorded build arguments and provenance build args whose
   names say "secret" and whose values are literal.
 

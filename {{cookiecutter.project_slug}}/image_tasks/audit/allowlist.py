@@ -34,8 +34,10 @@ class Entry:
     line: int
 
     def matches(self, rule: str, path: str) -> bool:
-        return (self.rule == "*" or self.rule == rule) and rule != "canary" and (
-            fnmatch.fnmatchcase(path, self.glob)
+        return (
+            (self.rule == "*" or self.rule == rule)
+            and rule != "canary"
+            and (fnmatch.fnmatchcase(path, self.glob))
         )
 
 
@@ -71,9 +73,9 @@ def load(path: str) -> list[Entry]:
         with open(path, encoding="utf-8") as handle:
             text = handle.read(1 << 20)
     except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise AuditError(
-            f"cannot read the allow-list {path!r} ({getattr(exc, 'strerror', None) or type(exc).__name__}); "
-            "check the path given to --allow-list."
+            f"cannot read the allow-list {path!r} ({reason}); check the path given to --allow-list."
         ) from None
     return parse(text, f"allow-list {path}")
 

@@ -71,8 +71,10 @@ def printable(name: str) -> str:
 
 def normalise(name: str) -> str:
     """Lexically normalise a member name: no '.', no '..' above the root, no leading '/'."""
+    if not name.startswith((".", "/")) and "//" not in name and "/." not in name:
+        return name[:-1] if name.endswith("/") else name
     parts: list[str] = []
-    for part in name.replace("\\", "/").split("/") if "\\" in name else name.split("/"):
+    for part in name.split("/"):
         if part in ("", "."):
             continue
         if part == "..":
@@ -84,9 +86,15 @@ def normalise(name: str) -> str:
 
 
 def _number(field: bytes, what: str) -> int:
+    try:
+        return int(field.strip(b" \0") or b"0", 8)
+    except ValueError:
+        pass
     if field and field[0] & 0x80:
         if field[0] == 0xFF:
-            raise AuditError(f"{what}: a tar header holds a negative number; the archive is corrupt.")
+            raise AuditError(
+                f"{what}: a tar header holds a negative number; the archive is corrupt."
+            )
         return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
     text = field.split(b"\0", 1)[0].strip()
     if not text:
@@ -126,7 +134,9 @@ def _parse_pax(data: bytes, what: str) -> dict[str, bytes]:
         try:
             length = int(data[pos:space])
         except ValueError:
-            raise AuditError(f"{what}: a pax header is malformed; the archive is corrupt.") from None
+            raise AuditError(
+                f"{what}: a pax header is malformed; the archive is corrupt."
+            ) from None
         if length <= space - pos or pos + length > len(data):
             raise AuditError(f"{what}: a pax header is malformed; the archive is corrupt.")
         record = data[space + 1 : pos + length - 1]
@@ -235,9 +245,8 @@ class TarStream:
     # -- member data -------------------------------------------------------------------
     def pieces(self):
         """Yield ``(buffer, start, end)`` for the rest of the current member's data."""
-        if self.remaining and self.remaining <= len(self.buf):
-            if not self._fill(self.remaining):
-                raise self._truncated()
+        if 0 < self.remaining <= len(self.buf) and not self._fill(self.remaining):
+            raise self._truncated()
         while self.remaining:
             avail = self.end - self.pos
             if not avail:
@@ -362,7 +371,7 @@ class TarStream:
             if typeflag in NO_DATA_TYPES:
                 size = 0
             kind = KIND_BY_TYPE.get(typeflag, "file")
-            mode = _number(block[100:108], what) if block[100] else 0
+            mode = _number(block[100:108], what)
             self.member = member = Member(
                 name=normalise(decode_name(raw_name)),
                 raw_name=raw_name,

@@ -218,9 +218,7 @@ def netrc_canaries(text: str, origin: str) -> list[Canary]:
         if password and password.lower() not in DUMMY_PASSWORDS:
             found.append(Canary(f"password of {where}", password, entry.login))
         if entry.login and (
-            not password
-            or password.lower() in DUMMY_PASSWORDS
-            or looks_like_token(entry.login)
+            not password or password.lower() in DUMMY_PASSWORDS or looks_like_token(entry.login)
         ):
             found.append(Canary(f"token login of {where}", entry.login, None))
     return found
@@ -310,7 +308,10 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
         text_forms = {value: "raw"}
         for form, name in (
             (quote(value, safe=""), "percent-encoded"),
-            (re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(value, safe="")), "percent-encoded"),
+            (
+                re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(value, safe="")),
+                "percent-encoded",
+            ),
             (quote_plus(value, safe=""), "percent-encoded"),
             (json.dumps(value)[1:-1], "JSON-escaped"),
             (
@@ -334,13 +335,18 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
             result.needles.append(Needle(run.encode("ascii"), index, names))
         else:
             for form, name in text_forms.items():
-                result.needles.append(Needle(form.encode("utf-8", "surrogateescape"), index, (name,)))
+                result.needles.append(
+                    Needle(form.encode("utf-8", "surrogateescape"), index, (name,))
+                )
         # base64 at three alignments; fall back to login:password when cores are short
         sources = [(raw, "base64")]
         cores = _b64_cores(raw)
         if min(len(c) for _, c, _ in cores) < MIN_ANCHOR and canary.login:
             sources.append(
-                ((canary.login + ":" + value).encode("utf-8", "surrogateescape"), "base64 of login:password")
+                (
+                    (canary.login + ":" + value).encode("utf-8", "surrogateescape"),
+                    "base64 of login:password",
+                )
             )
         for source, name in sources:
             for align, std, url in _b64_cores(source):

@@ -7,7 +7,6 @@ stderr saying what failed and what to do; never a traceback, never a secret).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from . import canaries as canaries_module
@@ -82,11 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args.source, found, allow_list=args.allow_list, strict=args.strict)
         text = report.render(args.format)
         if args.output:
-            tmp = f"{args.output}.tmp-{os.getpid()}"
             try:
-                with open(tmp, "w", encoding="utf-8") as handle:
+                with open(args.output, "w", encoding="utf-8") as handle:
                     handle.write(text)
-                os.replace(tmp, args.output)
             except OSError as exc:
                 raise AuditError(
                     f"cannot write the report to {args.output!r} ({exc.strerror})."
@@ -103,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:
         _fail("ran out of memory; the source is hostile or far larger than an image should be.")
-    except Exception as exc:  # noqa: BLE001 - never a traceback, always exit 2
+    except Exception as exc:
         _fail(
             f"internal error ({type(exc).__name__}) while auditing {args.source!r}; no verdict. "
             "Please report it with the image's origin (not its secrets)."

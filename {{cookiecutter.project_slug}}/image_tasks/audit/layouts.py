@@ -117,7 +117,9 @@ def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) 
             raise AuditError("manifest.json is not a list of images; the archive is corrupt.")
         for entry in manifest:
             if not isinstance(entry, dict) or not isinstance(entry.get("Layers"), list):
-                raise AuditError("manifest.json has an entry without Layers; the archive is corrupt.")
+                raise AuditError(
+                    "manifest.json has an entry without Layers; the archive is corrupt."
+                )
             config_key = need(posixpath.normpath(str(entry.get("Config", ""))), "config")
             config = jsons.get(config_key)
             if not isinstance(config, dict):

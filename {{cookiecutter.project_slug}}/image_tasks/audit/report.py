@@ -170,9 +170,7 @@ class Report:
                             "physicalLocation": {
                                 "artifactLocation": {"uri": _uri(self.scrub(uri))}
                             },
-                            "logicalLocations": [
-                                {"name": self.scrub(logical), "kind": "module"}
-                            ],
+                            "logicalLocations": [{"name": self.scrub(logical), "kind": "module"}],
                         }
                     ],
                     "partialFingerprints": {

@@ -78,7 +78,8 @@ _URL_CRED = re.compile(
     rb"(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]{0,252}|\[[0-9A-Fa-f:.]+\])"
 )
 _NETRC_ENTRY = re.compile(
-    rb"machine[ \t\r\n]+(?P<host>\S{1,253})(?:[ \t\r\n]+(?:login|account|port)[ \t\r\n]+\S{1,256}){0,3}"
+    rb"machine[ \t\r\n]+(?P<host>\S{1,253})"
+    rb"(?:[ \t\r\n]+(?:login|account|port)[ \t\r\n]+\S{1,256}){0,3}"
     rb"[ \t\r\n]+password[ \t\r\n]+(?P<secret>\"[^\"\n]{1,256}\"|[^\s\"]{1,256})"
 )
 _CRED_LINE = re.compile(
@@ -252,22 +253,15 @@ RULES: tuple[Rule, ...] = (
         category="secret-pattern",
         title="GitHub token",
         severity="critical",
-        help="A GitHub token is stored in the image. Revoke it and pass tokens as secret mounts.",
-        locator=re.compile(rb"gh[pousr]_"),
-        regex=re.compile(rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251})(?![A-Za-z0-9_])"),
-        max_length=256,
+        help="A GitHub token (classic ghp_/gho_/ghu_/ghs_/ghr_ or fine-grained github_pat_) is "
+        "stored in the image. Revoke it and pass tokens as secret mounts.",
+        locator=re.compile(rb"gh(?:[pousr]|ithub_pat)_"),
+        regex=re.compile(
+            rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})"
+            rb"(?![A-Za-z0-9_])"
+        ),
+        max_length=280,
         example_values=("ghp_xxxx", "ghp_0000", "ghp_1234567890", "ghp_abcdef", "ghp_ABCDEF"),
-    ),
-    Rule(
-        id="github-fine-grained-token",
-        category="secret-pattern",
-        title="GitHub fine-grained personal access token",
-        severity="critical",
-        help="A GitHub fine-grained token is stored in the image. Revoke it and pass tokens as "
-        "secret mounts.",
-        keywords=(b"github_pat_",),
-        regex=re.compile(rb"(?P<secret>github_pat_[A-Za-z0-9_]{22,255})"),
-        max_length=270,
     ),
     Rule(
         id="aws-access-key-id",
@@ -324,12 +318,12 @@ NOT_SECRET_NAME = re.compile(
 
 # Package trees (see the module docstring for the policy).
 PACKAGE_TREE = re.compile(
-    r"(?:^|/)(?:site-packages|dist-packages|node_modules)/"
+    r"(?:^|/)(?:site|dist)-packages/|(?:^|/)node_modules/"
     r"|(?:^|/)lib/python\d[\d.]*/(?!site-packages/|dist-packages/)"
     r"|^usr/share/(?:doc|man|info|locale)/"
     r"|(?:^|/)(?:ana|mini)?conda\d?/pkgs/|^opt/conda/pkgs/"
 )
-INSTALLER_WRITTEN = re.compile(r"(?:\.dist-info/direct_url\.json|\.pth|\.egg-link)$")
+INSTALLER_SUFFIXES = (".dist-info/direct_url.json", ".pth", ".egg-link")
 
 PLACEHOLDER_WORDS = (
     "password",
@@ -355,7 +349,7 @@ PLACEHOLDER_WORDS = (
     "${",
     "$(",
     "%(",
-    "{{",
+    "{" * 2,  # a template marker (spelt so that no template engine sees one here)
 )
 PLACEHOLDER_VALUES = frozenset(
     {
@@ -388,7 +382,9 @@ PLACEHOLDER_VALUES = frozenset(
         "key",
     }
 )
-_TEMPLATE = re.compile(r"^\$[A-Za-z_{(]|^%[sd(]|\{[A-Za-z_0-9]*\}|^<[^>]*>$|^\[[^\]]*\]$|^@[A-Z_]+@$")
+_TEMPLATE = re.compile(
+    r"^\$[A-Za-z_{(]|^%[sd(]|\{[A-Za-z_0-9]*\}|^<[^>]*>$|^\[[^\]]*\]$|^@[A-Z_]+@$"
+)
 
 
 def is_placeholder(value: str) -> bool:
@@ -405,4 +401,18 @@ def is_placeholder(value: str) -> bool:
 
 
 def in_package_tree(path: str) -> bool:
-    return PACKAGE_TREE.search(path) is not None and INSTALLER_WRITTEN.search(path) is None
+    """Is ``path`` (normalised, no leading '/') inside installed third-party code?"""
+    if "-packages/" in path or "node_modules/" in path:
+        slashed = "/" + path
+        packaged = (
+            "/site-packages/" in slashed
+            or "/dist-packages/" in slashed
+            or "/node_modules/" in slashed
+        )
+    elif "lib/python" in path or "pkgs/" in path:
+        packaged = PACKAGE_TREE.search(path) is not None
+    elif path.startswith("usr/share/"):
+        packaged = path[10:].startswith(("doc/", "man/", "info/", "locale/"))
+    else:
+        return False
+    return packaged and not path.endswith(INSTALLER_SUFFIXES)

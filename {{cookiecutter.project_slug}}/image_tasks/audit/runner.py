@@ -127,7 +127,9 @@ class Audit:
             for filename in sorted(filenames):
                 count += 1
                 if count > self.limits.max_blobs:
-                    raise AuditError(f"the layout {root} has more than {self.limits.max_blobs} files.")
+                    raise AuditError(
+                        f"the layout {root} has more than {self.limits.max_blobs} files."
+                    )
                 path = Path(dirpath, filename)
                 name = path.relative_to(root).as_posix()
                 if path.is_symlink():
@@ -138,13 +140,12 @@ class Audit:
                     continue
                 self._check_time()
                 try:
-                    handle = open(path, "rb", buffering=0)
+                    with open(path, "rb", buffering=0) as handle:
+                        self.process(name, os.fstat(handle.fileno()).st_size, handle)
                 except OSError as exc:
                     raise AuditError(
                         f"cannot read {path} ({exc.strerror}); check the layout's permissions."
                     ) from None
-                with handle:
-                    self.process(name, os.fstat(handle.fileno()).st_size, handle)
 
     def process(self, name: str, size: int, upstream) -> None:
         """Classify, hash and scan one blob of ``size`` bytes read from ``upstream``."""
@@ -180,14 +181,19 @@ class Audit:
             blob.findings = result.findings
             return
         kind = compression_of(head)
-        if kind is not None and size >= 512 or (kind not in (None, "none")):
+        if (kind is not None and size >= 512) or (kind not in (None, "none")):
             reader, blob.compression = open_layer(peek, what)
             if blob.compression == "none":
                 max_bytes = size
             else:
-                max_bytes = min(limits.layer_cap, max(limits.layer_floor, limits.layer_ratio * size))
+                max_bytes = min(
+                    limits.layer_cap, max(limits.layer_floor, limits.layer_ratio * size)
+                )
             inner = TarStream(
-                reader, f"layer {printable(name)!r}", max_bytes=max_bytes, max_members=limits.max_members
+                reader,
+                f"layer {printable(name)!r}",
+                max_bytes=max_bytes,
+                max_members=limits.max_members,
             )
             self.scanner.deadline = self.deadline
             blob.result = self.scanner.scan_layer(inner, blob=name)
@@ -336,6 +342,17 @@ def run(
     if allow_list:
         entries += allowlist.load(allow_list)
     audit = Audit(canary_set, scrub, strict, limits)
+    # the sha256 worker needs the GIL briefly per buffer; a short switch interval lets it
+    # overlap with scanning instead of waiting for the default 5 ms slice
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0002))
+    try:
+        return _run(audit, source, canary_set, scrub, strict, entries)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
     shown = source
     if source == "-":
         shown = "standard input"
@@ -344,11 +361,10 @@ def run(
         audit.read_directory(Path(source))
     elif Path(source).exists():
         try:
-            handle = open(source, "rb", buffering=0)
+            with open(source, "rb", buffering=0) as handle:
+                audit.read_archive(handle, f"the archive {source!r}")
         except OSError as exc:
-            raise AuditError(f"cannot open {source!r} ({exc.strerror}).") from None
-        with handle:
-            audit.read_archive(handle, f"the archive {source!r}")
+            raise AuditError(f"cannot read {source!r} ({exc.strerror}).") from None
     else:
         _read_reference(audit, source)
     layout = resolve(audit.jsons, set(audit.blobs), audit.links)
@@ -356,9 +372,13 @@ def run(
     report = Report(source=shown, scrub=scrub)
     report.canaries = [c.label for c in canary_set.canaries]
     for label in canary_set.skipped:
-        report.notes.append(f"{label} is shorter than {canaries_module.MIN_CANARY} characters; not searched")
+        report.notes.append(
+            f"{label} is shorter than {canaries_module.MIN_CANARY} characters; not searched"
+        )
     report.policy = {
-        "pattern_rules_scope": "strict (everywhere)" if strict else "package trees: installer-written files only",
+        "pattern_rules_scope": "strict (everywhere)"
+        if strict
+        else "package trees: installer-written files only",
         "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
         "canaries": "every byte of every file, names, link targets, config, attestations",
     }

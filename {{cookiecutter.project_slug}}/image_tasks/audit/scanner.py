@@ -62,6 +62,7 @@ def _file_rule_index() -> tuple[dict[str, list[Rule]], list[Rule]]:
 
 
 FILE_RULES_BY_NAME, FILE_RULES_UNDER = _file_rule_index()
+UNDER_PREFIXES = tuple(p for r in FILE_RULES_UNDER for p in r.under)
 
 
 def _parent_ok(rule: Rule, parent: str) -> bool:
@@ -87,6 +88,7 @@ class Scanner:
         self.needles = [n.data for n in canaries.needles]
         self.overlap = max(0, canaries.max_needle - 1)
         self.deadline: float | None = None
+        self.package_rules = tuple(r for r in PATTERN_RULES if r.scope != "outside-packages")
         for variant, _, _ in canaries.variants:
             scrub.add(variant)
 
@@ -121,13 +123,14 @@ class Scanner:
             return len(secret.replace("\n", "").replace("\r", "")) < 64
         if rule.example_values and any(e.lower() in secret.lower() for e in rule.example_values):
             return True
-        if rule.id in ("pypi-token", "github-token", "github-fine-grained-token"):
+        if rule.id in ("pypi-token", "github-token"):
             return len(set(secret[8:])) < 6 or "EXAMPLE" in secret.upper()
         if rule.id == "aws-access-key-id":
             return len(set(secret[4:])) < 5
-        if rule.id == "url-credentials" and is_placeholder(m.group("user").decode("utf-8", "replace")):
-            # user:password examples in docs have placeholder users too (user, username...)
-            if is_placeholder(secret) or len(secret) < 8:
+        if rule.id == "url-credentials" and len(secret) < 8:
+            # docs say user:pass@, scott:tiger@: short secrets with placeholder users
+            user = m.group("user").decode("utf-8", "replace")
+            if is_placeholder(user):
                 return True
         return is_placeholder(secret)
 
@@ -142,6 +145,7 @@ class Scanner:
     def scan_layer(self, stream: TarStream, blob: str) -> LayerResult:
         result = LayerResult()
         deadline = self.deadline
+        needles = self.needles
         for member in stream:
             if deadline is not None and not member.index & 1023 and time.monotonic() > deadline:
                 raise AuditError(
@@ -150,7 +154,7 @@ class Scanner:
                 )
             path = member.name
             raw_name = member.raw_name
-            if self.canaries.variants:
+            if needles and any(n in raw_name for n in needles):
                 for index, name in self.canaries_in_text(raw_name):
                     label = self.canaries.canaries[index].label
                     result.findings.append(
@@ -194,7 +198,9 @@ class Scanner:
                     blob=blob,
                 )
             )
-        for rule, m in self.patterns_in_text(link, [r for r in PATTERN_RULES if r.id == "url-credentials"]):
+        for rule, m in self.patterns_in_text(
+            link, [r for r in PATTERN_RULES if r.id == "url-credentials"]
+        ):
             result.findings.append(
                 Finding(
                     rule.id,
@@ -206,98 +212,113 @@ class Scanner:
                 )
             )
 
-    def _file_rules_for(self, path: str, size: int) -> list[Rule]:
-        base = path.rpartition("/")[2]
-        parent = path.rpartition("/")[0]
-        rules = [r for r in FILE_RULES_BY_NAME.get(base, ()) if _parent_ok(r, parent)]
-        if size > 0:
-            for rule in FILE_RULES_UNDER:
-                if path.startswith(rule.under) or path + "/" in rule.under:
-                    rules.append(rule)
-        return rules
+    def _file_rules_for(self, path: str, size: int):
+        rules = FILE_RULES_BY_NAME.get(path[path.rfind("/") + 1 :])
+        if rules:
+            parent = path.rpartition("/")[0]
+            rules = [r for r in rules if _parent_ok(r, parent)]
+        if size > 0 and path.startswith(UNDER_PREFIXES):
+            rules = list(rules or ()) + [r for r in FILE_RULES_UNDER if path.startswith(r.under)]
+        return rules or ()
 
     def _scan_file(self, member, stream: TarStream, blob: str, result: LayerResult) -> None:
-        path = member.name
-        shown = "/" + printable(path)
-        file_rules = self._file_rules_for(path, member.size)
         if member.size == 0:
             return
-        packaged = not self.strict and in_package_tree(path)
-        text_rules = [r for r in PATTERN_RULES if not (packaged and r.scope == "outside-packages")]
+        path = member.name
+        file_rules = self._file_rules_for(path, member.size)
+        if self.strict or not in_package_tree(path):
+            text_rules = PATTERN_RULES
+        else:
+            text_rules = self.package_rules
         needles = self.needles
-        found_needles: set[int] = set()
+        found_needles: set[int] | None = None
         found_patterns: set[tuple[str, bytes]] = set()
         findings = result.findings
         before = len(findings)
-        collected = bytearray() if any(r.content is not None for r in file_rules) else None
+        collected = bytearray() if file_rules else None
         overlap = self.overlap
         tail = b""
         carry = b""
-        offset = 0
         text = None
         candidates: dict[str, int] = {}
         for buf, s, e in stream.pieces():
             if text is None:
-                text = bool(text_rules) and buf.find(b"\0", s, min(e, s + TEXT_SNIFF)) < 0
+                text = buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0
             if collected is not None and len(collected) < COLLECT_LIMIT:
                 collected += buf[s : min(e, s + COLLECT_LIMIT - len(collected))]
             # canaries, on every byte
             for k, needle in enumerate(needles):
-                if k in found_needles:
+                if found_needles and k in found_needles:
                     continue
                 i = buf.find(needle, s, e)
                 if i >= 0:
-                    found_needles.add(k)
-                    findings.append(
-                        Finding(
-                            "canary",
-                            shown,
-                            self._canary_message(k, "file content"),
-                            excerpt=redaction.excerpt(
-                                buf, s, e, i, i + len(needle), marker="[CANARY]", whole_token=True
-                            ),
-                            blob=blob,
-                        )
-                    )
+                    hit, lo, hi = buf, s, e
                 elif tail:
                     joint = tail + bytes(buf[s : s + len(needle) - 1])
                     j = joint.find(needle)
-                    if 0 <= j < len(tail) < j + len(needle):
-                        found_needles.add(k)
-                        findings.append(
-                            Finding(
-                                "canary",
-                                shown,
-                                self._canary_message(k, "file content"),
-                                excerpt=redaction.excerpt(
-                                    joint, 0, len(joint), j, j + len(needle), marker="[CANARY]",
-                                    whole_token=True,
-                                ),
-                                blob=blob,
-                            )
-                        )
+                    if not 0 <= j < len(tail) < j + len(needle):
+                        continue
+                    hit, lo, hi, i = joint, 0, len(joint), j
+                else:
+                    continue
+                if found_needles is None:
+                    found_needles = set()
+                found_needles.add(k)
+                findings.append(
+                    Finding(
+                        "canary",
+                        "/" + printable(path),
+                        self._canary_message(k, "file content"),
+                        excerpt=redaction.excerpt(
+                            hit, lo, hi, i, i + len(needle), marker="[CANARY]", whole_token=True
+                        ),
+                        blob=blob,
+                    )
+                )
             # patterns, on text files
             if text:
                 if carry:
                     window = carry + bytes(buf[s:e])
-                    self._patterns(window, 0, len(window), text_rules, shown, blob, findings,
-                                   found_patterns, candidates, result)
+                    self._patterns(
+                        window,
+                        0,
+                        len(window),
+                        text_rules,
+                        path,
+                        blob,
+                        findings,
+                        found_patterns,
+                        candidates,
+                        result,
+                    )
                 else:
-                    self._patterns(buf, s, e, text_rules, shown, blob, findings,
-                                   found_patterns, candidates, result)
-            offset += e - s
+                    self._patterns(
+                        buf,
+                        s,
+                        e,
+                        text_rules,
+                        path,
+                        blob,
+                        findings,
+                        found_patterns,
+                        candidates,
+                        result,
+                    )
             if stream.remaining:
                 if overlap:
                     tail = bytes(buf[max(s, e - overlap) : e])
                 if text:
-                    carry = bytes((carry + bytes(buf[s:e]))[-OVERLAP:]) if carry else bytes(buf[max(s, e - OVERLAP) : e])
-        if collected is not None or file_rules:
-            for rule in file_rules:
-                self._check_file_rule(rule, collected, shown, member.size, blob, findings)
+                    carry = bytes(buf[max(s, e - OVERLAP) : e])
+        for rule in file_rules:
+            self._check_file_rule(
+                rule, collected, "/" + printable(path), member.size, blob, findings
+            )
         if len(findings) - before > MAX_FINDINGS_PER_FILE:
             extra = len(findings) - before - MAX_FINDINGS_PER_FILE
             del findings[before + MAX_FINDINGS_PER_FILE :]
-            result.notes.append(f"{shown}: {extra} more finding(s) in this file not listed")
+            result.notes.append(
+                f"/{printable(path)}: {extra} more finding(s) in this file not listed"
+            )
 
     def _patterns(self, buf, s, e, rules, shown, blob, findings, found, candidates, result):
         for rule in rules:
@@ -311,8 +332,8 @@ class Scanner:
                 candidates[rule.id] = count
                 if count > MAX_CANDIDATES:
                     result.notes.append(
-                        f"{shown}: more than {MAX_CANDIDATES} candidates for {rule.id}; "
-                        "the rest of the file was not checked by that rule"
+                        f"/{printable(shown)}: more than {MAX_CANDIDATES} candidates for "
+                        f"{rule.id}; the rest of the file was not checked by that rule"
                     )
                     break
                 m = regex.match(buf, p, min(e, p + rule.max_length))
@@ -328,7 +349,7 @@ class Scanner:
                 findings.append(
                     Finding(
                         rule.id,
-                        shown,
+                        "/" + printable(shown),
                         rule.title,
                         excerpt=self._pattern_excerpt(buf, s, e, m),
                         blob=blob,
@@ -337,9 +358,7 @@ class Scanner:
 
     def _check_file_rule(self, rule: Rule, collected, shown, size, blob, findings) -> None:
         if rule.content is None:
-            findings.append(
-                Finding(rule.id, shown, f"{rule.title} ({size} bytes)", blob=blob)
-            )
+            findings.append(Finding(rule.id, shown, f"{rule.title} ({size} bytes)", blob=blob))
             return
         data = bytes(collected or b"")
         for m in rule.content.finditer(data):

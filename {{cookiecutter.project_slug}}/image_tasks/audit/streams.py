@@ -14,9 +14,9 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import queue
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 from .errors import AuditError
 
@@ -27,16 +27,45 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 ASYNC_HASH_MIN = 1 << 16
 INPUT_CHUNK = 1 << 16
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+
+class _Hasher:
+    """One daemon thread that runs ``sha256.update`` on buffers handed to it.
+
+    hashlib releases the GIL while it hashes, so this overlaps with the scanning done on the
+    main thread.  A plain queue and a semaphore keep the hand-off cheap.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="audit-sha256", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            update, view, done = self.jobs.get()
+            try:
+                update(view)
+            finally:
+                view.release()
+                done.release()
+
+    def submit(self, update, view) -> threading.Lock:
+        done = threading.Lock()
+        done.acquire()
+        self.jobs.put((update, view, done))
+        return done
 
 
-def _hash_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sha256")
-        return _pool
+_hasher: _Hasher | None = None
+_hasher_lock = threading.Lock()
+
+
+def _hash_thread() -> _Hasher:
+    global _hasher
+    with _hasher_lock:
+        if _hasher is None:
+            _hasher = _Hasher()
+        return _hasher
 
 
 class HashingReader:
@@ -50,7 +79,7 @@ class HashingReader:
 
     def barrier(self) -> None:
         if self._pending is not None:
-            self._pending.result()
+            self._pending.acquire()
             self._pending = None
 
     def readinto(self, view) -> int:
@@ -59,7 +88,7 @@ class HashingReader:
         if n:
             self.size += n
             if n >= ASYNC_HASH_MIN:
-                self._pending = _hash_pool().submit(self.sha256.update, view[:n])
+                self._pending = _hash_thread().submit(self.sha256.update, view[:n])
             else:
                 self.sha256.update(view[:n])
         return n
