@@ -160,9 +160,9 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
             close()
             current = {"machine": None, "login": None, "password": None, "account": None}
             i += 1
-        elif token in ("login", "password", "account") and current is not None:
+        elif token in ("login", "password", "passwd", "account") and current is not None:
             if i + 1 < len(tokens):
-                current[token] = tokens[i + 1][0]
+                current[token.replace("passwd", "password")] = tokens[i + 1][0]
             i += 2
         elif token == "macdef":
             # a macro body runs to the next empty line; skip it

@@ -10,6 +10,7 @@ deletions by later layers are resolved once the whole image is known (`attribute
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterable
@@ -322,10 +323,10 @@ class Scanner:
 
     def _patterns(self, buf, s, e, rules, shown, blob, findings, found, candidates, result):
         for rule in rules:
+            positions = _find_all(buf, rule.keywords, s, e)
             if rule.locator is not None:
-                positions = (m.start() for m in rule.locator.finditer(buf, s, e))
-            else:
-                positions = _find_all(buf, rule.keywords, s, e)
+                located = (m.start() for m in rule.locator.finditer(buf, s, e))
+                positions = itertools.chain(located, positions) if rule.keywords else located
             regex = rule.regex
             for p in positions:
                 count = candidates.get(rule.id, 0) + 1
@@ -466,6 +467,9 @@ def _assignments(key: str, value: str):
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
             yield name, value
     if "=" in value:
+        whole = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", value, re.S)
+        if whole:  # an Env entry: everything after the first '=' is the value
+            yield whole.group(1), whole.group(2)
         for m in KV.finditer(value):
             secret = m.group(2)
             if len(secret) >= 2 and secret[0] == secret[-1] and secret[0] in "\"'":
