@@ -73,3 +73,20 @@ def test_missing_engine_says_what_to_install(engine, message, repository, local_
     assert status == 2
     assert message in output
     assert "Traceback" not in output
+
+
+ENGINE_BUILDS = {
+    "buildx": ["docker", "buildx", "build", "--load"],
+    "docker": ["docker", "build"],
+    "podman": ["podman", "build"],
+}
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_refuses_a_build_without_the_secret(engine, repository):
+    """required=true: a raw build that forgets --secret fails instead of installing nothing."""
+    argv = [*ENGINE_BUILDS[engine], "--no-cache", "--network=host", str(repository)]
+    status, output, _ = run(argv, cwd=repository, env=engine_env(engine, DOCKER_BUILDKIT="1"))
+    assert status != 0
+    assert re.search(r"secret netrc not found|secret required but no secret with id netrc", output)
