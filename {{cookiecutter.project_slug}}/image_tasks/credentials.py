@@ -6,7 +6,6 @@ source is that file (``src=``) or that variable (``env=``): it is never copied, 
 command line and never printed.
 """
 
-import io
 import netrc
 import os
 import stat
@@ -78,12 +77,12 @@ def _file(path: Path, origin: str) -> Credential:
 def check_covers(credential: Credential, index_url: str) -> None:
     """Fail before the build when the netrc does not parse or has no entry for the index host.
 
-    The stdlib parser quotes the offending token in its error, which may be a password: only the
-    line number is passed on.
+    Parsed with the standard library's netrc module, as pip (through requests) parses it. Its
+    errors quote the offending token, which may be a password: only the line number is passed on.
     """
     host = urlsplit(index_url).hostname or ""
     try:
-        parsed = _parse(credential.text())
+        parsed = _parse(credential)
     except netrc.NetrcParseError as error:
         raise TaskError(
             f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "
@@ -96,9 +95,17 @@ def check_covers(credential: Credential, index_url: str) -> None:
         )
 
 
-def _parse(text: str) -> netrc.netrc:
-    """Parse netrc text without a file: the stdlib parser only reads paths."""
-    parsed = netrc.netrc.__new__(netrc.netrc)
-    parsed.hosts, parsed.macros = {}, {}
-    parsed._parse("<netrc>", io.StringIO(text), False)
-    return parsed
+def _parse(credential: Credential) -> netrc.netrc:
+    if credential.path:
+        return netrc.netrc(credential.path)
+    # The parser reads only paths: hand it the variable's text through a pipe, never a file.
+    data = credential.text().encode()
+    if len(data) > 60_000:  # a pipe holds 64 KiB; no netrc is that long
+        raise TaskError(f"{credential.origin} is far larger than a netrc; check what it holds.")
+    read, write = os.pipe()
+    try:
+        os.write(write, data)
+        os.close(write)
+        return netrc.netrc(f"/dev/fd/{read}")
+    finally:
+        os.close(read)
