@@ -190,7 +190,7 @@ def oci_archive(image: Image, compression: str = "gzip") -> bytes:
 
 def docker_oci(image: Image, compression: str = "none") -> bytes:
     """``docker save`` of Docker 25+: an OCI layout plus manifest.json."""
-    blobs, index, manifest, layer_descs, config = _oci_blobs(image, compression)
+    blobs, index, manifest, layer_descs, _ = _oci_blobs(image, compression)
     config_name = "blobs/sha256/" + manifest["config"]["digest"].split(":")[1]
     docker_manifest = [
         {

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 import pytest
 from audit_builders import Image, docker_oci, layer, write
-
 from image_tasks import audit
 from image_tasks.audit import canaries
 
@@ -72,7 +71,7 @@ def encoded_forms():
     forms = {
         "raw": PASSWORD.encode(),
         "percent": quote("p@ss/" + PASSWORD, safe="").encode(),
-        "json": json.dumps("q\"" + PASSWORD)[1:-1].encode(),
+        "json": json.dumps('q"' + PASSWORD)[1:-1].encode(),
     }
     for pad in range(3):
         forms[f"b64-{pad}"] = base64.b64encode(b"x" * pad + PASSWORD.encode() + b"yz")

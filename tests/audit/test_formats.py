@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from audit_builders import Image, docker_classic, docker_oci, layer, oci_archive, oci_dir, write
-
 from image_tasks import audit
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from audit_builders import Image, docker_classic, docker_oci, layer, oci_archive, write
-
 from image_tasks import audit
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
@@ -29,7 +28,7 @@ def test_deleted_file_reports_adding_and_deleting_layer(tmp_path):
             layer(("root/.wh..netrc", b""), ("usr/lib/x.py", b"x")),
             layer(("etc/hostname", b"h")),
         ],
-        history=HISTORY[:4] + [{"created_by": "RUN true"}],
+        history=[*HISTORY[:4], {"created_by": "RUN true"}],
     )
     report = audit.run(write(tmp_path, docker_classic(image)))
     (netrc,) = findings(report, "netrc-file")
@@ -63,7 +62,12 @@ def test_config_env_labels_cmd_and_build_args(tmp_path):
     url = f"https://ci:{PASSWORD}@nexus.corp/simple"
     image = Image(
         layers=[layer(("etc/a", b"a")), layer(("app/x", b"x"))],
-        env=["PATH=/usr/bin", f"PIP_INDEX_URL={url}", "API_TOKEN=Zr8Kq2Lm5xWq7Ty", "GPG_KEY=A035C8C1"],
+        env=[
+            "PATH=/usr/bin",
+            f"PIP_INDEX_URL={url}",
+            "API_TOKEN=Zr8Kq2Lm5xWq7Ty",
+            "GPG_KEY=A035C8C1",
+        ],
         labels={"org.example.secret": "Zr8Kq2Lm5xWq7Tz", "maintainer": "me"},
         history=[
             {"created_by": "ADD rootfs /"},
@@ -85,8 +89,12 @@ def test_config_env_labels_cmd_and_build_args(tmp_path):
 def test_placeholders_in_config_are_clean(tmp_path):
     image = Image(
         layers=[layer(("etc/a", b"a"))],
-        env=["NETRC=/run/secrets/netrc", "PIP_INDEX_URL=https://nexus.corp/simple",
-             "UV_INDEX_PRIVATE_PASSWORD=${PASSWORD}", "PASSWORD_FILE=/run/secrets/pw"],
+        env=[
+            "NETRC=/run/secrets/netrc",
+            "PIP_INDEX_URL=https://nexus.corp/simple",
+            "UV_INDEX_PRIVATE_PASSWORD=${PASSWORD}",
+            "PASSWORD_FILE=/run/secrets/pw",
+        ],
         history=[{"created_by": "RUN |1 TOKEN= /bin/sh -c --mount=type=secret,id=netrc pip i"}],
     )
     assert audit.run(write(tmp_path, docker_oci(image))).findings == []
@@ -127,6 +135,9 @@ def test_provenance_attestation_build_args(tmp_path):
     image = Image(layers=[layer(("etc/a", b"a"))], attestations=[statement])
     report = audit.run(write(tmp_path, oci_archive(image)), [PASSWORD])
     got = {(f.rule, f.location) for f in report.findings}
-    assert {("canary", "attestation"), ("url-credentials", "attestation"),
-            ("secret-variable", "attestation")} <= got
+    assert {
+        ("canary", "attestation"),
+        ("url-credentials", "attestation"),
+        ("secret-variable", "attestation"),
+    } <= got
     assert PASSWORD not in report.render("sarif")

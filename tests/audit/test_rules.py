@@ -6,7 +6,6 @@ import base64
 
 import pytest
 from audit_builders import Image, docker_oci, layer, write
-
 from image_tasks import audit
 
 GH = "ghp_" + "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY2zA4"
@@ -34,22 +33,36 @@ def rules_of(report):
     [
         ("root/.netrc", b"machine h login u password p4ssQw9zLx\n", "netrc-file"),
         ("home/ray/_netrc", b"default login tok\n", "netrc-file"),
-        ("etc/pip.conf", b"[global]\nindex-url = https://u:Qw9zLx7Tp2@nexus.corp/simple\n",
-         "pip-config-credentials"),
-        ("root/.config/pip/pip.ini", b"[global]\nextra-index-url=https://a:Zr8Kq2Lm5x@h/s\n",
-         "pip-config-credentials"),
+        (
+            "etc/pip.conf",
+            b"[global]\nindex-url = https://u:Qw9zLx7Tp2@nexus.corp/simple\n",
+            "pip-config-credentials",
+        ),
+        (
+            "root/.config/pip/pip.ini",
+            b"[global]\nextra-index-url=https://a:Zr8Kq2Lm5x@h/s\n",
+            "pip-config-credentials",
+        ),
         ("root/.pypirc", b"[pypi]\nusername = __token__\npassword = Zr8Kq2Lm5xWq\n", "pypirc-file"),
-        ("root/.config/uv/uv.toml", b'[[index]]\nurl = "https://u:Zr8Kq2Lm5x@h/simple"\n',
-         "uv-credentials"),
-        ("root/.local/share/uv/credentials/credentials.toml", b'[[credential]]\nx="y"\n',
-         "uv-credential-store"),
+        (
+            "root/.config/uv/uv.toml",
+            b'[[index]]\nurl = "https://u:Zr8Kq2Lm5x@h/simple"\n',
+            "uv-credentials",
+        ),
+        (
+            "root/.local/share/uv/credentials/credentials.toml",
+            b'[[credential]]\nx="y"\n',
+            "uv-credential-store",
+        ),
         ("root/.git-credentials", b"https://u:Zr8Kq2Lm5x@github.com\n", "git-credentials"),
-        ("root/.docker/config.json", b'{"auths": {"ghcr.io": {"auth": "dTpacjhLcTJMbTV4"}}}',
-         "docker-config-auth"),
+        (
+            "root/.docker/config.json",
+            b'{"auths": {"ghcr.io": {"auth": "dTpacjhLcTJMbTV4"}}}',
+            "docker-config-auth",
+        ),
         ("root/.npmrc", b"//registry.npmjs.org/:_authToken=npm_Zr8Kq2Lm5xWq7Ty\n", "npmrc-token"),
         ("root/.aws/credentials", b"[default]\naws_secret_access_key = abc\n", "cloud-credentials"),
-        ("root/.config/gcloud/application_default_credentials.json", b"{}",
-         "cloud-credentials"),
+        ("root/.config/gcloud/application_default_credentials.json", b"{}", "cloud-credentials"),
         ("root/.azure/msal_token_cache.json", b"{}", "cloud-credentials"),
         ("root/.ssh/id_ed25519", PRIVATE_KEY.encode(), "ssh-private-key"),
         ("run/secrets/netrc", b"machine h login u password p\n", "run-secrets-file"),
@@ -82,8 +95,11 @@ def test_credential_files_without_credentials(tmp_path, path, content):
         (b"# copied\nmachine nexus.corp login ci password Qw9zLx7Tp2Vb\n", "netrc-entry"),
         (f"token = '{PYPI}'\n".encode(), "pypi-token"),
         (f"TOKEN={GH}\n".encode(), "github-token"),
-        (b"t = 'github_pat_11ABCDEFG0abcdefghijKLMNOP_qrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRS'\n",
-         "github-token"),
+        (
+            b"t = 'github_pat_11ABCDEFG0abcdefghijKLMNOP_qrstuvwxyz0123456789"
+            b"ABCDEFGHIJKLMNOPQRS'\n",
+            "github-token",
+        ),
         (f"key_id = {AWS}\n".encode(), "aws-access-key-id"),
         (PRIVATE_KEY.replace("OPENSSH ", "RSA ").encode(), "private-key-block"),
     ],
@@ -134,8 +150,10 @@ def test_package_tree_policy(tmp_path):
     report = scan(
         tmp_path,
         (f"{site}/pkg/config.py", f"T = '{GH}'\n".encode()),
-        (f"{site}/pkg-1.0.dist-info/direct_url.json",
-         b'{"url": "https://u:Qw9zLx7Tp2Vb@nexus.corp/pkg.whl"}'),
+        (
+            f"{site}/pkg-1.0.dist-info/direct_url.json",
+            b'{"url": "https://u:Qw9zLx7Tp2Vb@nexus.corp/pkg.whl"}',
+        ),
         (f"{site}/other/data.bin", b"\0\0Qw9zLx7Tp2VbX\0"),
         canaries=["Qw9zLx7Tp2VbX"],
     )
@@ -156,7 +174,10 @@ def test_symlink_target_and_file_name_canaries(tmp_path):
         (f"tmp/{secret}.txt", b"x"),
         canaries=[secret],
     )
-    assert {(f.rule, f.location) for f in report.findings} == {("canary", "link"), ("canary", "name")}
+    assert {(f.rule, f.location) for f in report.findings} == {
+        ("canary", "link"),
+        ("canary", "name"),
+    }
 
 
 def test_pattern_straddling_pieces_of_a_large_text_file(tmp_path):

@@ -87,6 +87,7 @@ class Audit:
         self.jsons: dict[str, object] = {}
         self.links: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.max_seconds
+        self.unterminated = False
 
     def _check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -119,6 +120,7 @@ class Audit:
             self.process(name, member.size, outer)
         if not seen:
             raise AuditError(f"{what} is an empty tar archive; there is no image in it.")
+        self.unterminated = not outer.clean_end
 
     def read_directory(self, root: Path) -> None:
         count = 0
@@ -367,8 +369,16 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
             raise AuditError(f"cannot read {source!r} ({exc.strerror}).") from None
     else:
         _read_reference(audit, source)
-    layout = resolve(audit.jsons, set(audit.blobs), audit.links)
-    audit.verify(layout)
+    try:
+        layout = resolve(audit.jsons, set(audit.blobs), audit.links)
+        audit.verify(layout)
+    except AuditError as exc:
+        if audit.unterminated:
+            raise AuditError(
+                "the archive ends without tar's end-of-archive marker, so it is probably "
+                f"truncated; {exc}"
+            ) from None
+        raise
     report = Report(source=shown, scrub=scrub)
     report.canaries = [c.label for c in canary_set.canaries]
     for label in canary_set.skipped:
