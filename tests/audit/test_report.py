@@ -180,6 +180,13 @@ def test_allow_list_refusals(tmp_path, capsys, line, why):
     assert why in capsys.readouterr().err
 
 
+def test_options_before_source(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NET_RC", NETRC_TEXT)
+    path = write(tmp_path, docker_oci(Image(layers=[layer(("etc/a", PASSWORD.encode()))])))
+    assert audit.main(["--canary-env", "NET_RC", path]) == 1
+    assert audit.main(["--format", "json", "--canary-env", "NET_RC", "--", path]) == 1
+
+
 def test_usage_errors_exit_2(capsys):
     assert audit.main([]) == 2
     assert audit.main(["x", "--format", "xml"]) == 2

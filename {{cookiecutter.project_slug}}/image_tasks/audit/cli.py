@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="archive path, OCI layout directory, '-', or image reference")
+    p.add_argument(
+        "source", nargs="?", help="archive path, OCI layout directory, '-', or image reference"
+    )
     p.add_argument(
         "--netrc",
         action="append",
@@ -62,8 +64,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    p = parser()
     try:
-        args = parser().parse_args(argv)
+        args = p.parse_args(argv)
+        if args.source is None and len(args.canary_env) > 1:
+            # "--canary-env NET_RC image.tar": the greedy list swallowed SOURCE
+            names = args.canary_env
+            odd = [i for i, n in enumerate(names) if not n.isidentifier()]
+            args.source = names.pop(odd[0] if odd else -1)
+        if args.source is None:
+            p.error("the following arguments are required: source")
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     scrub = Scrubber()

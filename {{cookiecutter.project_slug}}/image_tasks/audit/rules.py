@@ -27,8 +27,16 @@ full of documentation examples (pip's own ``https://user:password@host``) and te
 ``netrc-entry``, ``private-key-block``; rules with ``scope="outside-packages"``) are applied only
 to files that installers and tools write (``direct_url.json``, ``*.pth``, ``*.egg-link``) and
 to credential files by name; the token rules, whose shapes are specific (PyPI, GitHub, AWS),
-apply everywhere, and so do canaries and credential-file rules.  The policy is reported in the
-JSON output and can be switched off (``strict=True``, ``--strict``).
+apply everywhere, and so do canaries and credential-file rules.
+
+Canary encodings in large binaries.  The raw, percent- and JSON-encoded forms of a canary are
+searched in every byte.  Its base64 forms are searched in every text file and every binary
+up to 1 MiB (byte code, small databases, keyrings, pickles) but not in larger binaries
+(shared libraries, model weights, compressed archives, where base64 text of a credential has
+no reason to be and where these extra passes would double the audit's time).
+
+Both policies are reported in the JSON output and both are switched off by ``strict=True``
+(``--strict``).
 """
 
 from __future__ import annotations
@@ -364,6 +372,7 @@ PLACEHOLDER_VALUES = frozenset(
         "baz",
         "test",
         "admin",
+        "guest",
         "root",
         "none",
         "null",

@@ -158,7 +158,9 @@ class Audit:
         peek = PeekReader(hashing, 1024)
         head = peek.head
         what = f"blob {printable(name)!r}"
-        if size <= limits.json_bytes and head.lstrip()[:1] in (b"{", b"["):
+        kind = compression_of(head)
+        is_layer = (kind is not None and size >= 512) or kind not in (None, "none")
+        if not is_layer and size <= limits.json_bytes and head.lstrip()[:1] in (b"{", b"["):
             data = bytearray(head)
             chunk = bytearray(1 << 16)
             view = memoryview(chunk)
@@ -182,8 +184,7 @@ class Audit:
             self.scanner._scan_file(member, _BytesPieces(bytes(data)), name, result)
             blob.findings = result.findings
             return
-        kind = compression_of(head)
-        if (kind is not None and size >= 512) or (kind not in (None, "none")):
+        if is_layer:
             reader, blob.compression = open_layer(peek, what)
             if blob.compression == "none":
                 max_bytes = size
@@ -391,6 +392,9 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
         else "package trees: installer-written files only",
         "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
         "canaries": "every byte of every file, names, link targets, config, attestations",
+        "canary_base64_forms": "everywhere"
+        if strict
+        else "text files and binaries up to 1 MiB (raw and percent forms: everywhere)",
     }
     findings = audit.findings(layout, report)
     for f in findings:  # every secret seen is known by now: scrub what the API hands out

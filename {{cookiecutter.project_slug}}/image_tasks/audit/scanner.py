@@ -33,6 +33,7 @@ from .rules import (
 
 TEXT_SNIFF = 8192
 COLLECT_LIMIT = 1 << 20  # content kept for credential-file content checks
+ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FINDINGS_PER_FILE = 20
 OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
@@ -87,6 +88,13 @@ class Scanner:
         self.scrub = scrub
         self.strict = strict
         self.needles = [n.data for n in canaries.needles]
+        # base64 needles are skipped in large binaries unless strict (see rules.py, policy)
+        self.plain_needles = [
+            n.data if not n.encodings[0].startswith("base64") else None for n in canaries.needles
+        ]
+        self.name_filter = (
+            re.compile(b"|".join(re.escape(n) for n in self.needles)) if self.needles else None
+        )
         self.overlap = max(0, canaries.max_needle - 1)
         self.deadline: float | None = None
         self.package_rules = tuple(r for r in PATTERN_RULES if r.scope != "outside-packages")
@@ -146,7 +154,7 @@ class Scanner:
     def scan_layer(self, stream: TarStream, blob: str) -> LayerResult:
         result = LayerResult()
         deadline = self.deadline
-        needles = self.needles
+        name_filter = self.name_filter
         for member in stream:
             if deadline is not None and not member.index & 1023 and time.monotonic() > deadline:
                 raise AuditError(
@@ -155,7 +163,7 @@ class Scanner:
                 )
             path = member.name
             raw_name = member.raw_name
-            if needles and any(n in raw_name for n in needles):
+            if name_filter is not None and name_filter.search(raw_name):
                 for index, name in self.canaries_in_text(raw_name):
                     label = self.canaries.canaries[index].label
                     result.findings.append(
@@ -232,6 +240,8 @@ class Scanner:
         else:
             text_rules = self.package_rules
         needles = self.needles
+        if member.size > ENCODED_BINARY_LIMIT and not self.strict:
+            needles = None  # decided on the first piece: text files keep every needle
         found_needles: set[int] | None = None
         found_patterns: set[tuple[str, bytes]] = set()
         findings = result.findings
@@ -245,11 +255,13 @@ class Scanner:
         for buf, s, e in stream.pieces():
             if text is None:
                 text = buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0
+                if needles is None:
+                    needles = self.needles if text else self.plain_needles
             if collected is not None and len(collected) < COLLECT_LIMIT:
                 collected += buf[s : min(e, s + COLLECT_LIMIT - len(collected))]
             # canaries, on every byte
             for k, needle in enumerate(needles):
-                if found_needles and k in found_needles:
+                if needle is None or (found_needles and k in found_needles):
                     continue
                 i = buf.find(needle, s, e)
                 if i >= 0:
