@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the baked repository
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 sys.path.insert(0, os.getcwd())  # the baked repository: its image_tasks package
 

@@ -8,9 +8,13 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # importing from the template folder must not leave __pycache__
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 TEMPLATE_FOLDER = "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"
-sys.path.insert(0, os.path.join(ANSWERS["_repo_dir"], TEMPLATE_FOLDER))
+# The hook runs in the new project's folder; a relative template path ("cookiecutter .") is
+# relative to where the user started cookiecutter, which the shell keeps in PWD.
+REPO = os.path.join(os.environ.get("PWD", ""), os.path.expanduser(ANSWERS["_repo_dir"]))
+sys.path.insert(0, os.path.join(REPO, TEMPLATE_FOLDER))
 
 from image_tasks import validation  # noqa: E402
 from image_tasks.errors import TaskError  # noqa: E402

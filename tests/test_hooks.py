@@ -85,3 +85,12 @@ def test_credentials_in_url_point_to_netrc(tmp_path):
 def test_loopback_http_index_is_accepted(tmp_path):
     result = run_cookiecutter(tmp_path, {"private_index_url": "http://127.0.0.1:8080/simple/"})
     assert result.returncode == 0, result.stderr
+
+
+def test_readme_bake_command_works_from_the_clone(tmp_path):
+    """`cookiecutter .`, as README.md says, and nothing written into the template meanwhile."""
+    argv = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), "."]
+    result = subprocess.run(argv, cwd=TEMPLATE, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ray-runtime" / "Dockerfile").is_file()
+    assert not list((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__"))
