@@ -164,8 +164,17 @@ class TarStream:
     ) -> None:
         self.upstream = upstream
         self.what = what
-        self.buf = bytearray(buffer_size)
-        self.view = memoryview(self.buf)
+        # two buffers, filled in turn: while one is scanned the upstream may still be hashing
+        # the other (see streams.HashingReader.allow_pending)
+        self.bufs = (bytearray(buffer_size), bytearray(buffer_size))
+        self.views = tuple(memoryview(b) for b in self.bufs)
+        self.current = 0
+        self.buf = self.bufs[0]
+        self.view = self.views[0]
+        allow = getattr(upstream, "allow_pending", None)
+        if allow is not None:
+            allow(1)
+        self._settle = getattr(upstream, "settle", None)
         self.pos = 0
         self.end = 0
         self.consumed = 0  # bytes of the stream before buf[0]
@@ -189,14 +198,16 @@ class TarStream:
             return True
         if self.eof:
             return False
-        barrier = getattr(self.upstream, "barrier", None)
-        if barrier is not None:
-            barrier()
-        if self.pos:
-            left = self.end - self.pos
-            self.view[:left] = self.view[self.pos : self.end]
-            self.consumed += self.pos
-            self.pos, self.end = 0, left
+        left = self.end - self.pos
+        other = 1 - self.current
+        if self._settle is not None:
+            self._settle()  # the other buffer's hash must be done before it is overwritten
+        self.views[other][:left] = self.view[self.pos : self.end]
+        self.consumed += self.pos
+        self.current = other
+        self.buf = self.bufs[other]
+        self.view = self.views[other]
+        self.pos, self.end = 0, left
         size = len(self.buf)
         while self.end < size:
             n = self.upstream.readinto(self.view[self.end :])

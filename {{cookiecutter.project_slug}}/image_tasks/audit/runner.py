@@ -312,8 +312,12 @@ class _BytesPieces:
 
 def _drain(reader) -> None:
     scratch = memoryview(bytearray(1 << 20))
-    while reader.readinto(scratch):
-        pass
+    barrier = getattr(reader, "barrier", None)
+    while True:
+        if barrier is not None:
+            barrier()  # the scratch buffer is reused: its previous hash must be done
+        if not reader.readinto(scratch):
+            break
     barrier = getattr(reader, "barrier", None)
     if barrier is not None:
         barrier()

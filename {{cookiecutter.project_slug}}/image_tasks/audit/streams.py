@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import bz2
+import collections
 import hashlib
 import lzma
 import queue
@@ -75,20 +76,33 @@ class HashingReader:
         self.upstream = upstream
         self.sha256 = hashlib.sha256()
         self.size = 0
-        self._pending = None
+        self._pending: collections.deque = collections.deque()
+        self.keep = 0  # hash jobs that may still run when the next read starts
+
+    def allow_pending(self, jobs: int) -> None:
+        """Let ``jobs`` buffers be hashed while the next one is read: for callers (the
+        double-buffered `TarStream`) that never read into a buffer still being hashed."""
+        self.keep = jobs
 
     def barrier(self) -> None:
-        if self._pending is not None:
-            self._pending.acquire()
-            self._pending = None
+        while self._pending:
+            self._pending.popleft().acquire()
+
+    def settle(self) -> None:
+        """Wait until at most ``keep`` hash jobs are running."""
+        pending = self._pending
+        while len(pending) > self.keep:
+            pending.popleft().acquire()
 
     def readinto(self, view) -> int:
-        self.barrier()
+        pending = self._pending
+        while len(pending) > self.keep:
+            pending.popleft().acquire()
         n = self.upstream.readinto(view)
         if n:
             self.size += n
-            if n >= ASYNC_HASH_MIN:
-                self._pending = _hash_thread().submit(self.sha256.update, view[:n])
+            if n >= ASYNC_HASH_MIN or pending:  # never let a small update overtake
+                pending.append(_hash_thread().submit(self.sha256.update, view[:n]))
             else:
                 self.sha256.update(view[:n])
         return n
@@ -129,6 +143,16 @@ class PeekReader:
         barrier = getattr(self.upstream, "barrier", None)
         if barrier is not None:
             barrier()
+
+    def allow_pending(self, jobs: int) -> None:
+        allow = getattr(self.upstream, "allow_pending", None)
+        if allow is not None:
+            allow(jobs)
+
+    def settle(self) -> None:
+        settle = getattr(self.upstream, "settle", None)
+        if settle is not None:
+            settle()
 
     def readinto(self, view) -> int:
         if self._offset < len(self.head):
