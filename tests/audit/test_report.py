@@ -199,3 +199,15 @@ def test_missing_canary_env_is_exit_2(tmp_path, capsys, monkeypatch):
     assert audit.main([path, "--canary-env", "NET_RC"]) == 2
     err = capsys.readouterr().err
     assert "NET_RC" in err and "Traceback" not in err
+
+
+def test_sarif_written_beside_the_chosen_format(tmp_path, monkeypatch, capsys):
+    """AUDIT_SARIF in CI: the text report for people and SARIF for code scanning, one audit."""
+    monkeypatch.setenv("NET_RC", NETRC_TEXT)
+    path = write(tmp_path, docker_oci(Image(layers=[layer(("etc/a", PASSWORD.encode()))])))
+    sarif = tmp_path / "audit.sarif"
+    assert audit.main([path, "--canary-env", "NET_RC", "--sarif", str(sarif)]) == 1
+    document = json.loads(sarif.read_text())
+    assert document["version"] == "2.1.0"
+    assert [r["ruleId"] for r in document["runs"][0]["results"]] == ["canary"]
+    assert PASSWORD not in sarif.read_text() and PASSWORD not in capsys.readouterr().out

@@ -39,7 +39,8 @@ def main(index_url: str, requirements_file: str) -> int:
     token = base64.b64encode(f"{login}:{password}".encode()).decode()
     for project in projects(requirements_file):
         url = f"{index_url.rstrip('/')}/{project}/"
-        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+        headers = {"Authorization": f"Basic {token}"}
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310 - the index URL
         try:
             urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - the index URL
         except urllib.error.HTTPError as error:

@@ -134,7 +134,7 @@ def _tokens(text: str) -> Iterable[tuple[str, int]]:
 
 
 def parse_netrc(text: str) -> list[NetrcEntry]:
-    """Parse netrc text leniently; never raises with (and never echoes) a token."""
+    """Parse netrc text leniently; never raises with (and never echoes) a value."""
     entries: list[NetrcEntry] = []
     current: dict[str, str | None] | None = None
     tokens = list(_tokens(text))
@@ -146,25 +146,25 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
             entries.append(NetrcEntry(**current))
 
     while i < len(tokens):
-        token, line = tokens[i]
+        word, line = tokens[i]
         if line in macdef_lines:
             i += 1
             continue
-        if token == "machine":
+        if word == "machine":
             close()
             current = {"machine": None, "login": None, "password": None, "account": None}
             if i + 1 < len(tokens):
                 current["machine"] = tokens[i + 1][0]
             i += 2
-        elif token == "default":
+        elif word == "default":
             close()
             current = {"machine": None, "login": None, "password": None, "account": None}
             i += 1
-        elif token in ("login", "password", "passwd", "account") and current is not None:
+        elif word in ("login", "password", "passwd", "account") and current is not None:
             if i + 1 < len(tokens):
-                current[token.replace("passwd", "password")] = tokens[i + 1][0]
+                current[word.replace("passwd", "password")] = tokens[i + 1][0]
             i += 2
-        elif token == "macdef":
+        elif word == "macdef":
             # a macro body runs to the next empty line; skip it
             lines = text.split("\n")
             j = line  # lines after the macdef line (1-based line numbers)

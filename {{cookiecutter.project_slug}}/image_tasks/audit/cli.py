@@ -7,6 +7,8 @@ stderr saying what failed and what to do; never a traceback, never a secret).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 
 from . import canaries as canaries_module
@@ -29,9 +31,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "source", nargs="?", help="archive path, OCI layout directory, '-', or image reference"
-    )
+    p.add_argument("source", help="archive path, OCI layout directory, '-', or image reference")
     p.add_argument(
         "--netrc",
         action="append",
@@ -41,15 +41,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--canary-env",
-        action="extend",
-        nargs="+",
+        action="append",
         default=[],
         metavar="VAR",
         help="environment variable whose value is a canary; netrc text (as in NET_RC) "
-        "contributes its passwords and token logins",
+        "contributes its passwords and token logins; repeatable",
     )
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE (default stdout)")
+    p.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="also write a SARIF 2.1.0 report to FILE (for GitHub code scanning)",
+    )
     p.add_argument(
         "--allow-list",
         metavar="FILE",
@@ -67,13 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     try:
         args = p.parse_args(argv)
-        if args.source is None and len(args.canary_env) > 1:
-            # "--canary-env NET_RC image.tar": the greedy list swallowed SOURCE
-            names = args.canary_env
-            odd = [i for i, n in enumerate(names) if not n.isidentifier()]
-            args.source = names.pop(odd[0] if odd else -1)
-        if args.source is None:
-            p.error("the following arguments are required: source")
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     scrub = Scrubber()
@@ -89,15 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                 scrub.add(variant)
             scrub.add(canary.value)
         report = run(args.source, found, allow_list=args.allow_list, strict=args.strict)
+        if args.sarif:
+            _write(args.sarif, report.render("sarif"))
         text = report.render(args.format)
         if args.output:
-            try:
-                with open(args.output, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as exc:
-                raise AuditError(
-                    f"cannot write the report to {args.output!r} ({exc.strerror})."
-                ) from None
+            _write(args.output, text)
             print(scrub(report.verdict), file=sys.stderr)
         else:
             sys.stdout.write(text)
@@ -116,6 +109,19 @@ def main(argv: list[str] | None = None) -> int:
             "Please report it with the image's origin (not its secrets)."
         )
     return 2
+
+
+def _write(path: str, text: str) -> None:
+    """Write a report whole or not at all: a temporary file beside it, then a rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise AuditError(f"cannot write the report to {path!r} ({exc.strerror}).") from None
 
 
 def _fail(message: str) -> None:
