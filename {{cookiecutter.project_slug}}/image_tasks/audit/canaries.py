@@ -217,9 +217,10 @@ def netrc_canaries(text: str, origin: str) -> list[Canary]:
         password = entry.password
         if password and password.lower() not in DUMMY_PASSWORDS:
             found.append(Canary(f"password of {where}", password, entry.login))
-        if entry.login and (
-            not password or password.lower() in DUMMY_PASSWORDS or looks_like_token(entry.login)
-        ):
+        # A login stands in for a token when the password is a dummy (`login TOKEN password x`),
+        # but a short everyday login ("deploy") is no secret and would match everywhere.
+        dummy = not password or password.lower() in DUMMY_PASSWORDS
+        if entry.login and (looks_like_token(entry.login) or (dummy and len(entry.login) >= 16)):
             found.append(Canary(f"token login of {where}", entry.login, None))
     return found
 
