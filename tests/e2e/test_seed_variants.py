@@ -82,7 +82,8 @@ def test_leaking_variant_is_flagged(
     image = f"localhost/seed-{abs(hash(text)) % 10**8}:leaky"
     url = f"https://deploy:{password}@{NETRC_HOST}/simple/"
     subprocess.run(
-        ["docker", "buildx", "build", "--load", "--network=host", "--secret",
+        # --no-cache: a changed secret does not invalidate the cache, and each run has its own.
+        ["docker", "buildx", "build", "--load", "--no-cache", "--network=host", "--secret",
          f"id=netrc,src={netrc}", "--build-arg", f"INDEX_URL={url}", "-t", image, str(tmp_path)],
         check=True, capture_output=True, env=engine_env("buildx"),
     )  # fmt: skip
