@@ -11,15 +11,32 @@ import sys
 sys.dont_write_bytecode = True  # importing from the template folder must not leave __pycache__
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 TEMPLATE_FOLDER = "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"
-# The hook runs in the new project's folder; a relative template path ("cookiecutter .") is
-# relative to where the user started cookiecutter, which the shell keeps in PWD.
-REPO = os.path.join(os.environ.get("PWD", ""), os.path.expanduser(ANSWERS["_repo_dir"]))
-sys.path.insert(0, os.path.join(REPO, TEMPLATE_FOLDER))
+
+
+def template_folder() -> str:
+    """The template's project folder. The hook runs in the new project's folder, and a relative
+    template path ("cookiecutter .") is relative to where cookiecutter started: the shell's PWD,
+    or the cookiecutter process's working directory, which it sets to the template meanwhile."""
+    repo = os.path.expanduser(ANSWERS["_repo_dir"])
+    candidates = [repo] if os.path.isabs(repo) else []
+    candidates += [os.path.join(os.environ.get("PWD", ""), repo), f"/proc/{os.getppid()}/cwd"]
+    for candidate in candidates:
+        folder = os.path.join(candidate, TEMPLATE_FOLDER)
+        if os.path.isfile(os.path.join(folder, "image_tasks", "validation.py")):
+            return folder
+    sys.exit(
+        "error: cannot find the template's files from this hook; run cookiecutter with an "
+        'absolute template path (e.g. `cookiecutter "$PWD"`).'
+    )
+
+
+sys.path.insert(0, template_folder())
 
 from image_tasks import validation  # noqa: E402
 from image_tasks.errors import TaskError  # noqa: E402
 
 CHECKS = (
+    lambda: validation.check_project_name(ANSWERS["project_name"]),
     lambda: validation.check_slug(ANSWERS["project_slug"]),
     lambda: validation.check_image(ANSWERS["image_name"], what="image name", allow_tag=False),
     lambda: validation.check_image(ANSWERS["base_image"], what="base image", allow_tag=True),

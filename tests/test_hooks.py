@@ -1,5 +1,6 @@
 """The pre-gen hook refuses bad answers before anything is written, and never echoes a secret."""
 
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,10 @@ PASSWORD = "Hunter2-canary-9f3b"  # a password a user typed into the index URL b
 TOKEN = "pypi-AgEIcHlwaS5vcmcCanaryToken0123456789"
 
 REFUSALS = {
+    "project-name": (
+        {"project_name": 'Acme "Ray" $HOME', "project_slug": "acme-ray"},
+        "must be plain text",
+    ),
     "slug": ({"project_slug": "Ray Runtime!"}, "is not a valid repository and image name"),
     "image-name-uppercase": ({"image_name": "ghcr.io/Acme/Ray"}, "not an image reference"),
     "image-name-tagged": ({"image_name": "ghcr.io/acme/ray:1"}, "must not carry a tag"),
@@ -87,10 +92,16 @@ def test_loopback_http_index_is_accepted(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_readme_bake_command_works_from_the_clone(tmp_path):
-    """`cookiecutter .`, as README.md says, and nothing written into the template meanwhile."""
+@pytest.mark.parametrize("pwd", ["shell", "stale"])
+def test_readme_bake_command_works_from_the_clone(tmp_path, pwd):
+    """`cookiecutter .`, as README.md says (also when the shell's PWD is stale), and nothing
+    written into the template meanwhile."""
     argv = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), "."]
-    result = subprocess.run(argv, cwd=TEMPLATE, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PWD": str(TEMPLATE) if pwd == "shell" else "/nonexistent"}
+    caches = set((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__"))
+    result = subprocess.run(
+        argv, cwd=TEMPLATE, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ray-runtime" / "Dockerfile").is_file()
-    assert not list((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__"))
+    assert set((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__")) == caches

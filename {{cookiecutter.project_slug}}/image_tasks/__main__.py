@@ -7,6 +7,12 @@ own statuses pass through: 1 means findings).
 import argparse
 import sys
 
+if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an ImportError
+    sys.exit(
+        f"error: the tasks need Python 3.11 or newer (this is {sys.version.split()[0]}). "
+        "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
+    )
+
 from image_tasks import local_index, pipeline
 from image_tasks.errors import TaskError
 
@@ -43,7 +49,10 @@ def parser() -> argparse.ArgumentParser:
                 "--format", dest="output_format", default="text", choices=("text", "json", "sarif")
             )
             sub.add_argument("--output", help="write the report to this file")
-    image_options(task("test", pipeline.test))
+    test = task("test", pipeline.test)
+    image_options(test)
+    # `nox -- --netrc PATH` hands the same arguments to build, audit and test.
+    test.add_argument("--netrc", help=argparse.SUPPRESS)
     task("lint", pipeline.lint)
     index = task("index", local_index.serve)
     index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
@@ -56,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments, extra = parser().parse_known_args(argv)
     options = {k: v for k, v in vars(arguments).items() if k not in {"task", "function"}}
     if arguments.task == "test":
+        options.pop("netrc")
         options["pytest_args"] = extra
     elif extra:
         parser().error(f"unrecognized arguments: {' '.join(extra)}")

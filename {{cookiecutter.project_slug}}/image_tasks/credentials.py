@@ -83,6 +83,11 @@ def check_covers(credential: Credential, index_url: str) -> None:
     host = urlsplit(index_url).hostname or ""
     try:
         parsed = _parse(credential)
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(
+            f"The netrc from {credential.origin} cannot be read as text "
+            f"({error.__class__.__name__}). It must be a UTF-8 text file: {WAYS}."
+        ) from None
     except netrc.NetrcParseError as error:
         raise TaskError(
             f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "

@@ -49,6 +49,10 @@ class Engine:
         if self.name == "buildx":
             # --load puts the image in the local store; no provenance, which can record build args.
             argv = [self.program, "buildx", "build", "--load", "--provenance=false"]
+        elif self.name == "podman":
+            # buildah stages the secret in the build container's storage: remove the containers
+            # even when the build fails.
+            argv = [self.program, "build", "--force-rm"]
         else:
             argv = [self.program, "build"]
         for secret in secrets:

@@ -6,6 +6,7 @@ the password is random, stored hashed in an htpasswd file and in clear only in a
 passlib (the ``index`` dependency group); ``nox -s index`` installs them.
 """
 
+import base64
 import os
 import secrets
 import shutil
@@ -23,13 +24,33 @@ from image_tasks.errors import TaskError
 USER = "local"
 
 
-def free_port() -> int:
+def free_port(port: int | None) -> int:
+    """The given port if nothing listens there (else a TaskError), or a free one."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        try:
+            probe.bind(("127.0.0.1", port or 0))
+        except OSError:
+            raise TaskError(
+                f"Port {port} on 127.0.0.1 is taken; choose another with --port, or omit it."
+            ) from None
         return probe.getsockname()[1]
 
 
-def write_credentials(directory: Path) -> tuple[Path, Path]:
+def link_netrc(link: Path, target: Path) -> None:
+    """A stable path for scripts: a symlink, so the password still lives in one private file.
+    Refuses to replace anything but a dangling link left by an earlier index."""
+    if link.is_symlink() and not link.exists():
+        link.unlink()
+    try:
+        link.symlink_to(target)
+    except OSError as error:
+        raise TaskError(
+            f"Cannot create --netrc-out {link} ({error.strerror}): give a new path in an "
+            "existing folder; an existing file is never replaced."
+        ) from None
+
+
+def write_credentials(directory: Path) -> tuple[Path, Path, str]:
     """A fresh random password: hashed into htpasswd, in clear only in the netrc (mode 600)."""
     try:
         from passlib.apache import HtpasswdFile
@@ -46,23 +67,36 @@ def write_credentials(directory: Path) -> tuple[Path, Path]:
     descriptor = os.open(netrc, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(f"machine 127.0.0.1\nlogin {USER}\npassword {password}\n")
-    return htpasswd, netrc
+    return htpasswd, netrc, password
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def answer(url: str, password: str | None = None) -> int | None:
+    """The HTTP status for url (with our credential when given), or None if nothing answers."""
+    request = urllib.request.Request(url)  # noqa: S310 - a loopback URL we built
+    if password:
+        token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=1):  # noqa: S310
+            return 200
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def wait_until_up(url: str, process: subprocess.Popen, password: str, timeout=30.0) -> None:
+    """Until our server answers: anonymous requests refused, our credential accepted."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise TaskError(f"pypiserver exited with {process.returncode}; its output is above.")
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback URL we built
-        except urllib.error.HTTPError as error:
-            if error.code == 401:  # up, and refusing anonymous listings as it should
-                return
-        except OSError:
-            time.sleep(0.2)
-        else:
-            raise TaskError("The local index answered without authentication; stopping.")
+        anonymous = answer(url)
+        if anonymous is not None:
+            if anonymous != 401 or answer(url, password) != 200:
+                raise TaskError(f"Something else answers on {url}; stopping.")
+            return
+        time.sleep(0.2)
     raise TaskError(f"pypiserver did not answer on {url} within {timeout:.0f} s.")
 
 
@@ -72,38 +106,36 @@ def serve(wheelhouse: str, port: int | None = None, netrc_out: str | None = None
     if not folder.is_dir():
         raise TaskError(
             f"The wheelhouse {folder} is not a folder. Put the wheels the image needs there "
-            "(`pip download --dest wheelhouse PACKAGE`, or `pip wheel` your own package)."
+            "(`pip wheel --no-deps --wheel-dir wheelhouse PATH/TO/YOUR/PACKAGE`)."
         )
     server = shutil.which("pypi-server")
     if server is None:
         raise TaskError("pypiserver is not installed: run `nox -s index`, which installs it.")
-    port = port or free_port()
+    port = free_port(port)
     url = f"http://127.0.0.1:{port}/simple/"
     with tempfile.TemporaryDirectory(prefix="local-index-") as private:
-        htpasswd, netrc = write_credentials(Path(private))
+        htpasswd, netrc, password = write_credentials(Path(private))
         if netrc_out:
-            # A stable path for scripts: a symlink, so the secret still lives in one private file.
-            link = Path(netrc_out)
-            link.unlink(missing_ok=True)
-            link.symlink_to(netrc)
+            link_netrc(Path(netrc_out), netrc)
         argv = [server, "run", "--host", "127.0.0.1", "--port", str(port),
                 "--passwords", str(htpasswd), "--authenticate", "download,list,update",
                 str(folder)]  # fmt: skip
         process = subprocess.Popen(argv)
         try:
-            wait_until_up(url, process)
+            wait_until_up(url, process, password)
             print(
                 f"Local index: {url} (user {USER!r}, password in {netrc_out or netrc}).\n"
                 f"In another shell:  export PRIVATE_INDEX_URL={url} "
                 f"NETRC={netrc_out or netrc}; nox\nStop with Ctrl-C.",
                 flush=True,
             )
-            signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+            for stop in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(stop, lambda *_: process.terminate())
             return process.wait()
         except KeyboardInterrupt:
             return 0
         finally:
             process.terminate()
             process.wait(timeout=10)
-            if netrc_out:
-                Path(netrc_out).unlink(missing_ok=True)
+            if netrc_out and Path(netrc_out).is_symlink():
+                Path(netrc_out).unlink()

@@ -24,6 +24,14 @@ def build(
 ) -> int:
     """Build the image with the netrc mounted as a BuildKit secret; print its reference."""
     config = settings.load(image, engine)
+    requirements = settings.PROJECT_ROOT / "requirements.txt"
+    try:
+        validation.requirement_names(requirements.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(
+            f"Cannot read {requirements} ({error.__class__.__name__}): it lists what the image "
+            "installs from the private index, one requirement a line."
+        ) from None
     credential = credentials.resolve(netrc)
     credentials.check_covers(credential, config.index_url)
     chosen = engines.detect(config.engine)
@@ -46,6 +54,8 @@ def build(
         no_cache=no_cache,
     )
     status = engines.stream(chosen, argv)
+    if status in (130, -2):  # the engine was interrupted with the user's Ctrl-C
+        raise KeyboardInterrupt
     if status != 0:
         raise TaskError(
             f"The build failed ({chosen.name} exited with {status}); its output above shows the "

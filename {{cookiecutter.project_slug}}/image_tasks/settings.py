@@ -5,6 +5,7 @@ docker or podman), PRIVATE_INDEX_URL.
 """
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -29,20 +30,40 @@ class Settings:
 
 
 @cache
-def configured() -> dict:
+def configured() -> dict[str, str]:
+    """[tool.image-tasks] from pyproject.toml: the image name and the private index URL."""
     path = PROJECT_ROOT / "pyproject.toml"
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))["tool"]["image-tasks"]
-        return {
-            key: table[key]
-            for key in ("image-name", "private-index-url", "secret-id", "runtime-uid")
-        }
-    except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+        values = {key: table[key] for key in ("image-name", "private-index-url")}
+        if all(isinstance(value, str) for value in values.values()):
+            return values
+        problem = "a value that is not a string"
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
+        problem = f"{error.__class__.__name__}: {error}"
+    raise TaskError(
+        f"{path} lacks a valid [tool.image-tasks] table ({problem}). It needs the strings "
+        "image-name and private-index-url; restore it from the template or fix it by hand."
+    )
+
+
+@cache
+def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> tuple[str, int]:
+    """The secret id the Dockerfile mounts and the user it ends as: the Dockerfile is their one
+    source, so the tasks cannot drift from it."""
+    try:
+        text = dockerfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(f"Cannot read {dockerfile} ({error.__class__.__name__}).") from None
+    secret_ids = re.findall(r"--mount=type=secret,id=([\w.-]+)", text)
+    users = re.findall(r"^USER\s+(\d+)", text, re.MULTILINE)
+    if not secret_ids or not users:
         raise TaskError(
-            f"{path} lacks a valid [tool.image-tasks] table ({error.__class__.__name__}: {error}). "
-            "It needs image-name, private-index-url, secret-id and runtime-uid; restore it from "
-            "the template (cruft update) or fix it by hand."
-        ) from None
+            f"{dockerfile} must mount the index credential as a BuildKit secret "
+            "(RUN --mount=type=secret,id=netrc,...) and end with a numeric USER uid:gid; "
+            "restore those lines from the template."
+        )
+    return secret_ids[0], int(users[-1])
 
 
 def load(image: str | None = None, engine: str | None = None) -> Settings:
@@ -50,10 +71,11 @@ def load(image: str | None = None, engine: str | None = None) -> Settings:
     table = configured()
     image = image or os.environ.get("IMAGE") or f"{table['image-name']}:{DEFAULT_TAG}"
     index_url = os.environ.get("PRIVATE_INDEX_URL") or table["private-index-url"]
+    secret_id, runtime_uid = dockerfile_facts()
     return Settings(
         image=validation.check_image(image, what="image (IMAGE)", allow_tag=True),
         index_url=validation.check_index_url(index_url),
         engine=engine or os.environ.get("IMAGE_ENGINE") or None,
-        secret_id=table["secret-id"],
-        runtime_uid=int(table["runtime-uid"]),
+        secret_id=secret_id,
+        runtime_uid=runtime_uid,
     )

@@ -37,6 +37,16 @@ REQUIREMENT = re.compile(
 _REQUIREMENT_SEPARATOR = re.compile(r",\s*(?=[A-Za-z0-9])")
 
 
+def check_project_name(name: str) -> str:
+    # It lands in a Dockerfile LABEL, where quotes, $ and backslashes would be interpreted.
+    if not name.strip() or re.search(r'["$\\`\x00-\x1f]', name):
+        raise TaskError(
+            f"The project name {name!r} must be plain text without quotes, '$', backslashes or "
+            "control characters (it becomes the image's title label). For example 'Ray Runtime'."
+        )
+    return name
+
+
 def check_slug(slug: str) -> str:
     if not SLUG.fullmatch(slug):
         raise TaskError(
@@ -142,6 +152,28 @@ def split_requirements(text: str) -> list[str]:
                 "extras, version specifiers and marker, for example 'acme-models[gpu]>=1.4,<2'."
             )
     return requirements
+
+
+# Lines of a requirements file that would make the installer look beyond the one index.
+_INDEX_OPTION = re.compile(
+    r"\s*(-i|--index-url|--extra-index-url|-f|--find-links|--trusted-host)\b"
+)
+
+
+def requirement_names(text: str) -> list[str]:
+    """Distribution names in a requirements file; refuses options that add another index."""
+    names = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if _INDEX_OPTION.match(line):
+            raise TaskError(
+                f"requirements.txt line {number} points the installer at another index or "
+                "location, which invites dependency confusion: the Dockerfile installs from "
+                "the private index alone. Remove the line; let the private index proxy PyPI."
+            )
+        match = REQUIREMENT.match(line.split("#", 1)[0])
+        if match and not line.lstrip().startswith("-"):
+            names.append(match["name"])
+    return names
 
 
 def check_versions(ray_version: str, python_version: str, base_image: str) -> None:

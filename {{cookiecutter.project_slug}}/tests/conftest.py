@@ -31,7 +31,6 @@ def run(image):
 @pytest.fixture(scope="session")
 def private_packages() -> list[str]:
     """Distribution names from requirements.txt."""
-    from image_tasks.validation import REQUIREMENT
+    from image_tasks.validation import requirement_names
 
-    lines = (settings.PROJECT_ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    return [REQUIREMENT.fullmatch(line)["name"] for line in lines if line and line[0] != "#"]
+    return requirement_names((settings.PROJECT_ROOT / "requirements.txt").read_text("utf-8"))
