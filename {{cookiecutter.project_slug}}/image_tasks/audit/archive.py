@@ -23,6 +23,7 @@ from .errors import AuditError
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 DEFAULT_BUFFER = 1 << 20
+DEFAULT_BUFFERS = 6  # lets the sha256 thread lag the scan by several buffers
 MAX_META = 1 << 20  # a pax header or GNU long name larger than this is hostile
 MAX_SPARSE_BLOCKS = 4096
 
@@ -41,6 +42,7 @@ KIND_BY_TYPE = {
 }
 # Types whose size field does not announce data (as tarfile does it).
 NO_DATA_TYPES = frozenset([b"1", b"2", b"3", b"4", b"5", b"6"])
+META_TYPES = frozenset([b"L", b"K", b"x", b"g"])  # headers that describe the next member
 
 
 @dataclass(slots=True)
@@ -107,6 +109,16 @@ def _number(field: bytes, what: str) -> int:
         ) from None
 
 
+def _octal(field: bytes, what: str) -> int:
+    """`_number`, with a fast path for the usual zero-padded digits ended by NUL or space."""
+    if field[-1] in (0, 32):
+        try:
+            return int(field[:-1], 8)
+        except ValueError:
+            pass
+    return _number(field, what)
+
+
 def _checksum_ok(block: bytes) -> bool:
     try:
         stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
@@ -161,22 +173,30 @@ class TarStream:
         buffer_size: int = DEFAULT_BUFFER,
         max_bytes: int | None = None,
         max_members: int = 5_000_000,
+        buffers: int = DEFAULT_BUFFERS,
     ) -> None:
         self.upstream = upstream
         self.what = what
-        # two buffers, filled in turn: while one is scanned the upstream may still be hashing
-        # the other (see streams.HashingReader.allow_pending)
-        self.bufs = (bytearray(buffer_size), bytearray(buffer_size))
+        # a ring of buffers, filled in turn: while one is scanned, the upstream may still be
+        # hashing the ones filled before it (see streams.HashingReader); a buffer is reused
+        # only once every hash job submitted while it was filled is done
+        self.bufs = tuple(bytearray(buffer_size) for _ in range(max(2, buffers)))
         self.views = tuple(memoryview(b) for b in self.bufs)
         self.current = 0
         self.buf = self.bufs[0]
         self.view = self.views[0]
-        allow = getattr(upstream, "allow_pending", None)
-        if allow is not None:
-            allow(1)
+        self._jobs = getattr(upstream, "hash_jobs", None)
         self._settle = getattr(upstream, "settle", None)
+        if self._jobs is not None and self._settle is not None:
+            upstream.allow_pending(None)
+        else:
+            self._jobs = self._settle = None
+        self.marks = [0] * len(self.bufs)  # hash jobs submitted up to each buffer's fill
         self.pos = 0
         self.end = 0
+        # bumped whenever the buffer's contents move (`_fill`): offsets into ``buf`` that a
+        # caller computed (a scan of the whole buffer, see scanner) are valid while it stays
+        self.generation = 0
         self.consumed = 0  # bytes of the stream before buf[0]
         self.eof = False
         self.max_bytes = max_bytes
@@ -199,15 +219,18 @@ class TarStream:
         if self.eof:
             return False
         left = self.end - self.pos
-        other = 1 - self.current
+        other = self.current + 1
+        if other == len(self.bufs):
+            other = 0
         if self._settle is not None:
-            self._settle()  # the other buffer's hash must be done before it is overwritten
+            self._settle(self.marks[other])  # its old contents must be hashed before reuse
         self.views[other][:left] = self.view[self.pos : self.end]
         self.consumed += self.pos
         self.current = other
         self.buf = self.bufs[other]
         self.view = self.views[other]
         self.pos, self.end = 0, left
+        self.generation += 1
         size = len(self.buf)
         while self.end < size:
             n = self.upstream.readinto(self.view[self.end :])
@@ -215,6 +238,8 @@ class TarStream:
                 self.eof = True
                 break
             self.end += n
+        if self._jobs is not None:
+            self.marks[other] = self._jobs()
         if self.max_bytes is not None and self.consumed + self.end > self.max_bytes:
             raise AuditError(
                 f"{self.what} expands to more than {self.max_bytes} bytes, the limit set for "
@@ -254,6 +279,19 @@ class TarStream:
         return data
 
     # -- member data -------------------------------------------------------------------
+    def whole(self):
+        """The rest of the current member's data as one ``(buffer, start, end)``, consumed,
+        when it fits in the buffer; None (nothing consumed) when it does not."""
+        n = self.remaining
+        if n > len(self.buf):
+            return None
+        if self.end - self.pos < n and not self._fill(n):
+            raise self._truncated()
+        start = self.pos
+        self.pos = start + n
+        self.remaining = 0
+        return self.buf, start, start + n
+
     def pieces(self):
         """Yield ``(buffer, start, end)`` for the rest of the current member's data."""
         if 0 < self.remaining <= len(self.buf) and not self._fill(self.remaining):
@@ -308,63 +346,83 @@ class TarStream:
         what = self.what
         global_pax: dict[str, bytes] = {}
         index = 0
+        max_members = self.max_members
+        adler32 = zlib.adler32
         while True:
-            if self.remaining:
-                self._skip(self.remaining)
-                self.remaining = 0
-            if self.padding:
-                self._skip(self.padding)
-                self.padding = 0
+            skip = self.remaining + self.padding
+            if skip:
+                # the rest of the member and its padding: usually still in the buffer
+                if self.end - self.pos >= skip:
+                    self.pos += skip
+                else:
+                    self._skip(skip)
+                self.remaining = self.padding = 0
             long_name = long_link = None
-            pax: dict[str, bytes] = {}
+            pax: dict[str, bytes] | None = None
             while True:
-                if not self._fill(BLOCK):
-                    if self.end == self.pos:
-                        return  # no end-of-archive marker: tolerated, as tar does
-                    raise self._truncated()
-                block = bytes(self.buf[self.pos : self.pos + BLOCK])
+                pos = self.pos
+                if self.end - pos < BLOCK:
+                    if not self._fill(BLOCK):
+                        if self.end == self.pos:
+                            return  # no end-of-archive marker: tolerated, as tar does
+                        raise self._truncated()
+                    pos = self.pos
+                block = bytes(self.buf[pos : pos + BLOCK])
                 if block == ZERO_BLOCK:
-                    self.pos += BLOCK
+                    self.pos = pos + BLOCK
                     self.clean_end = True
                     return
-                if not _checksum_ok(block):
-                    raise AuditError(
-                        f"{what} has a corrupt tar header at byte {self.offset} (bad checksum); "
-                        "the archive is damaged or is not a tar. Save the image again."
-                    )
-                self.pos += BLOCK
+                # checksum: the common layout ("%06o\0 ") parsed directly, adler32's low half
+                # giving the byte sum (see `_checksum_ok`, which handles everything else)
+                field = block[148:156]
+                ok = False
+                if field[6:] == b"\0 ":
+                    try:
+                        stored = int(field[:6], 8)
+                    except ValueError:
+                        pass
+                    else:
+                        quick = ((adler32(block) & 0xFFFF) - 1) % 65521
+                        ok = (stored - 256 + sum(field)) % 65521 == quick
+                if not ok and not _checksum_ok(block):
+                    raise self._bad_checksum()
+                self.pos = pos + BLOCK
                 typeflag = block[156:157]
-                size = _number(block[124:136], what)
-                if typeflag == b"L":
-                    long_name = self._read_meta(size, "GNU long name").split(b"\0", 1)[0]
-                elif typeflag == b"K":
-                    long_link = self._read_meta(size, "GNU long link").split(b"\0", 1)[0]
-                elif typeflag == b"x":
-                    pax.update(_parse_pax(self._read_meta(size, "pax"), what))
-                elif typeflag == b"g":
-                    global_pax.update(_parse_pax(self._read_meta(size, "pax global"), what))
-                else:
-                    break
+                size_field = block[124:136]
+                size = _octal(size_field, what)
+                if typeflag in META_TYPES:
+                    if typeflag == b"L":
+                        long_name = self._read_meta(size, "GNU long name").split(b"\0", 1)[0]
+                    elif typeflag == b"K":
+                        long_link = self._read_meta(size, "GNU long link").split(b"\0", 1)[0]
+                    elif typeflag == b"x":
+                        if pax is None:
+                            pax = {}
+                        pax.update(_parse_pax(self._read_meta(size, "pax"), what))
+                    else:
+                        global_pax.update(_parse_pax(self._read_meta(size, "pax global"), what))
+                    continue
+                break
             index += 1
-            if index > self.max_members:
-                raise AuditError(f"{what} has more than {self.max_members} members; refusing.")
-            fields = {**global_pax, **pax} if global_pax else pax
-            magic = block[257:263]
+            if index > max_members:
+                raise AuditError(f"{what} has more than {max_members} members; refusing.")
             raw_name = block[0:100].split(b"\0", 1)[0]
-            if magic == b"ustar\x00" and block[345]:
+            if block[345] and block[257:263] == b"ustar\x00":
                 raw_name = block[345:500].split(b"\0", 1)[0] + b"/" + raw_name
             if long_name is not None:
                 raw_name = long_name
-            raw_name = fields.get("GNU.sparse.name", fields.get("path", raw_name))
-            raw_link = block[157:257].split(b"\0", 1)[0]
+            raw_link = block[157:257].split(b"\0", 1)[0] if block[157] else b""
             if long_link is not None:
                 raw_link = long_link
-            raw_link = fields.get("linkpath", raw_link)
-            if "size" in fields:
-                try:
-                    size = int(fields["size"])
-                except ValueError:
-                    raise AuditError(f"{what}: a pax size is malformed.") from None
+            if pax or global_pax:
+                fields = {**global_pax, **pax} if pax else global_pax
+                raw_name = fields.get("GNU.sparse.name", fields.get("path", raw_name))
+                raw_link = fields.get("linkpath", raw_link)
+                if "size" in fields:
+                    try:
+                        size = int(fields["size"])
+                    except ValueError:
+                        raise AuditError(f"{what}: a pax size is malformed.") from None
             if size < 0:
                 raise AuditError(f"{what}: a member has a negative size; the archive is corrupt.")
             if typeflag == b"S" and block[482]:
@@ -381,20 +439,26 @@ class TarStream:
                         raise AuditError(f"{what}: a sparse member's map is too long.")
             if typeflag in NO_DATA_TYPES:
                 size = 0
-            kind = KIND_BY_TYPE.get(typeflag, "file")
-            mode = _number(block[100:108], what)
+            mode = _octal(block[100:108], what)
+            name = raw_name.decode("utf-8", "surrogateescape")
             self.member = member = Member(
-                name=normalise(decode_name(raw_name)),
-                raw_name=raw_name,
-                kind=kind,
-                size=size,
-                linkname=decode_name(raw_link),
-                mode=mode,
-                index=index - 1,
+                normalise(name),
+                raw_name,
+                KIND_BY_TYPE.get(typeflag, "file"),
+                size,
+                raw_link.decode("utf-8", "surrogateescape") if raw_link else "",
+                mode,
+                index - 1,
             )
             self.remaining = size
             self.padding = -size % BLOCK
             yield member
+
+    def _bad_checksum(self) -> AuditError:
+        return AuditError(
+            f"{self.what} has a corrupt tar header at byte {self.offset} (bad checksum); "
+            "the archive is damaged or is not a tar. Save the image again."
+        )
 
     def drain(self) -> None:
         """Read to the end of the upstream (so that a whole blob gets hashed)."""

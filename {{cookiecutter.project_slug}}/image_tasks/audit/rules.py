@@ -263,8 +263,8 @@ RULES: tuple[Rule, ...] = (
         severity="critical",
         help="A GitHub token (classic ghp_/gho_/ghu_/ghs_/ghr_ or fine-grained github_pat_) is "
         "stored in the image. Revoke it and pass tokens as secret mounts.",
-        locator=re.compile(rb"gh[pousr]_"),
-        keywords=(b"github_pat_",),
+        # one locator pass for both shapes (a second pass for the keyword cost as much)
+        locator=re.compile(rb"(?:gh[pousr]|github_pat)_"),
         regex=re.compile(
             rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})"
             rb"(?![A-Za-z0-9_])"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ COLLECT_LIMIT = 1 << 20  # content kept for credential-file content checks
 ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FINDINGS_PER_FILE = 20
+MAX_BUFFER_HITS = 4096  # per needle and buffer; beyond, that needle is searched per member
 OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
 KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
 
@@ -100,6 +102,9 @@ class Scanner:
         self.package_rules = tuple(r for r in PATTERN_RULES if r.scope != "outside-packages")
         for variant, _, _ in canaries.variants:
             scrub.add(variant)
+        # canary hits in the reader's current buffer (see `_index_buffer`)
+        self._indexed = None  # (stream, generation) the index belongs to
+        self._hits: list[tuple[int, bytes, list[int] | None]] = []
 
     # -- canaries --------------------------------------------------------------------------
     def _canary_message(self, needle_index: int, where: str) -> str:
@@ -155,6 +160,7 @@ class Scanner:
         result = LayerResult()
         deadline = self.deadline
         name_filter = self.name_filter
+        small = min(len(stream.buf), ENCODED_BINARY_LIMIT)
         for member in stream:
             if deadline is not None and not member.index & 1023 and time.monotonic() > deadline:
                 raise AuditError(
@@ -189,9 +195,103 @@ class Scanner:
             if member.kind != "file":
                 continue
             result.files += 1
-            result.bytes += member.size
-            self._scan_file(member, stream, blob, result)
+            size = member.size
+            result.bytes += size
+            if not size:
+                continue
+            if size <= small:
+                buf, s, e = stream.whole()
+                self._scan_small(member, stream, buf, s, e, blob, result)
+            else:
+                self._scan_file(member, stream, blob, result)
         return result
+
+    # -- members that fit in the reader's buffer ---------------------------------------------
+    def _index_buffer(self, stream: TarStream, buf, start: int) -> None:
+        """Search every needle once in ``buf[start:stream.end]`` and keep the hit offsets.
+
+        Small members sit many to a buffer; one ``find`` per needle over the whole buffer
+        replaces one per needle and member (and runs the fast two-way search on a large
+        haystack instead of the short-haystack loop).  The members that come next in the same
+        buffer generation start at or after ``start``; a hit counts for a member only when it
+        lies wholly inside the member's data (see `_scan_small`).  A needle with more than
+        `MAX_BUFFER_HITS` hits (hostile or degenerate data) is marked None and searched per
+        member instead, which keeps the index's memory bounded.
+        """
+        end = stream.end
+        hits = []
+        for k, needle in enumerate(self.needles):
+            i = buf.find(needle, start, end)
+            if i < 0:
+                continue
+            positions: list[int] | None = []
+            while i >= 0:
+                if len(positions) >= MAX_BUFFER_HITS:
+                    positions = None
+                    break
+                positions.append(i)
+                i = buf.find(needle, i + 1, end)
+            hits.append((k, needle, positions))
+        self._hits = hits
+        self._indexed = (stream, stream.generation)
+
+    def _scan_small(self, member, stream, buf, s: int, e: int, blob: str, result) -> None:
+        """`_scan_file` for a member whose data is ``buf[s:e]``, all in the reader's buffer.
+
+        Same findings as `_scan_file`: every needle applies (such a member is never larger than
+        `ENCODED_BINARY_LIMIT`); a needle counts only when wholly inside ``[s, e)``, so a hit
+        running from one member's data into the next header or member is no hit for either,
+        as with a per-member ``find``.
+        """
+        path = member.name
+        findings = result.findings
+        before = len(findings)
+        if self.needles:
+            indexed = self._indexed
+            if indexed is None or indexed[0] is not stream or indexed[1] != stream.generation:
+                self._index_buffer(stream, buf, s)
+            for k, needle, positions in self._hits:
+                if positions is None:
+                    i = buf.find(needle, s, e)
+                else:
+                    j = bisect_left(positions, s)
+                    if j == len(positions):
+                        continue
+                    i = positions[j]
+                    if i + len(needle) > e:
+                        continue
+                if i < 0:
+                    continue
+                findings.append(
+                    Finding(
+                        "canary",
+                        "/" + printable(path),
+                        self._canary_message(k, "file content"),
+                        excerpt=redaction.excerpt(
+                            buf, s, e, i, i + len(needle), marker="[CANARY]", whole_token=True
+                        ),
+                        blob=blob,
+                    )
+                )
+        if buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0:
+            if self.strict or not in_package_tree(path):
+                text_rules = PATTERN_RULES
+            else:
+                text_rules = self.package_rules
+            self._patterns(buf, s, e, text_rules, path, blob, findings, set(), {}, result)
+        file_rules = self._file_rules_for(path, e - s)
+        if file_rules:
+            collected = bytes(buf[s : min(e, s + COLLECT_LIMIT)])
+            for rule in file_rules:
+                self._check_file_rule(
+                    rule, collected, "/" + printable(path), member.size, blob, findings
+                )
+        if len(findings) - before > MAX_FINDINGS_PER_FILE:
+            extra = len(findings) - before - MAX_FINDINGS_PER_FILE
+            del findings[before + MAX_FINDINGS_PER_FILE :]
+            result.notes.append(
+                f"/{printable(path)}: {extra} more finding(s) in this file not listed"
+            )
 
     def _scan_link(self, member, blob: str, result: LayerResult) -> None:
         link = member.linkname.encode("utf-8", "surrogateescape")
@@ -335,6 +435,13 @@ class Scanner:
 
     def _patterns(self, buf, s, e, rules, shown, blob, findings, found, candidates, result):
         for rule in rules:
+            # most texts hold no candidate at all: one search per keyword or locator says so
+            for keyword in rule.keywords:
+                if buf.find(keyword, s, e) >= 0:
+                    break
+            else:
+                if rule.locator is None or rule.locator.search(buf, s, e) is None:
+                    continue
             positions = _find_all(buf, rule.keywords, s, e)
             if rule.locator is not None:
                 located = (m.start() for m in rule.locator.finditer(buf, s, e))

@@ -77,32 +77,53 @@ class HashingReader:
         self.sha256 = hashlib.sha256()
         self.size = 0
         self._pending: collections.deque = collections.deque()
-        self.keep = 0  # hash jobs that may still run when the next read starts
+        self.keep: int | None = 0  # hash jobs that may still run when the next read starts
+        self.submitted = 0  # hash jobs handed to the worker so far
+        self._done = 0  # of those, how many are known to be finished (they finish in order)
 
-    def allow_pending(self, jobs: int) -> None:
-        """Let ``jobs`` buffers be hashed while the next one is read: for callers (the
-        double-buffered `TarStream`) that never read into a buffer still being hashed."""
+    def allow_pending(self, jobs: int | None) -> None:
+        """Let ``jobs`` hash jobs run while the next read starts; None: any number, for a
+        caller that never reads into a buffer still being hashed (the `TarStream` ring, which
+        notes `hash_jobs` after filling a buffer and calls ``settle(mark)`` before reusing it).
+        """
         self.keep = jobs
+
+    def hash_jobs(self) -> int:
+        """How many hash jobs were submitted so far (a mark for `settle`)."""
+        return self.submitted
+
+    def _wait_one(self) -> None:
+        self._pending.popleft().acquire()
+        self._done += 1
 
     def barrier(self) -> None:
         while self._pending:
-            self._pending.popleft().acquire()
+            self._wait_one()
 
-    def settle(self) -> None:
-        """Wait until at most ``keep`` hash jobs are running."""
+    def settle(self, upto: int | None = None) -> None:
+        """Wait until the first ``upto`` hash jobs are done; without ``upto``, until at most
+        ``keep`` jobs are running."""
         pending = self._pending
-        while len(pending) > self.keep:
-            pending.popleft().acquire()
+        if upto is not None:
+            while self._done < upto and pending:
+                self._wait_one()
+            return
+        keep = self.keep or 0
+        while len(pending) > keep:
+            self._wait_one()
 
     def readinto(self, view) -> int:
         pending = self._pending
-        while len(pending) > self.keep:
-            pending.popleft().acquire()
+        keep = self.keep
+        if keep is not None:
+            while len(pending) > keep:
+                self._wait_one()
         n = self.upstream.readinto(view)
         if n:
             self.size += n
             if n >= ASYNC_HASH_MIN or pending:  # never let a small update overtake
                 pending.append(_hash_thread().submit(self.sha256.update, view[:n]))
+                self.submitted += 1
             else:
                 self.sha256.update(view[:n])
         return n
@@ -144,15 +165,19 @@ class PeekReader:
         if barrier is not None:
             barrier()
 
-    def allow_pending(self, jobs: int) -> None:
+    def allow_pending(self, jobs: int | None) -> None:
         allow = getattr(self.upstream, "allow_pending", None)
         if allow is not None:
             allow(jobs)
 
-    def settle(self) -> None:
+    def settle(self, upto: int | None = None) -> None:
         settle = getattr(self.upstream, "settle", None)
         if settle is not None:
-            settle()
+            settle(upto)
+
+    def hash_jobs(self) -> int:
+        jobs = getattr(self.upstream, "hash_jobs", None)
+        return jobs() if jobs is not None else 0
 
     def readinto(self, view) -> int:
         if self._offset < len(self.head):
