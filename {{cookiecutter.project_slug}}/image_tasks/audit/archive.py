@@ -180,10 +180,15 @@ class TarStream:
         # a ring of buffers, filled in turn: while one is scanned, the upstream may still be
         # hashing the ones filled before it (see streams.HashingReader); a buffer is reused
         # only once every hash job submitted while it was filled is done
-        self.bufs = tuple(bytearray(buffer_size) for _ in range(max(2, buffers)))
-        self.views = tuple(memoryview(b) for b in self.bufs)
-        self.current = 0
-        self.buf = self.bufs[0]
+        # allocated when first needed: a small layer never gets past its first buffer
+        self.bufs: list[bytearray | None] = [bytearray(buffer_size)] + [None] * (
+            max(2, buffers) - 1
+        )
+        self.views: list[memoryview | None] = [memoryview(self.bufs[0])] + [None] * (
+            len(self.bufs) - 1
+        )
+        self.current = len(self.bufs) - 1  # so that the first fill goes to buffer 0
+        self.buf = self.bufs[0]  # (empty until then)
         self.view = self.views[0]
         self._jobs = getattr(upstream, "hash_jobs", None)
         self._settle = getattr(upstream, "settle", None)
@@ -222,7 +227,10 @@ class TarStream:
         other = self.current + 1
         if other == len(self.bufs):
             other = 0
-        if self._settle is not None:
+        if self.bufs[other] is None:
+            self.bufs[other] = bytearray(len(self.buf))
+            self.views[other] = memoryview(self.bufs[other])
+        elif self._settle is not None:
             self._settle(self.marks[other])  # its old contents must be hashed before reuse
         self.views[other][:left] = self.view[self.pos : self.end]
         self.consumed += self.pos
