@@ -300,6 +300,21 @@ class TarStream:
         self.remaining = 0
         return self.buf, start, start + n
 
+    def seek_past(self, seek) -> None:
+        """Skip the rest of the current member's data and padding without reading it:
+        ``seek(n)`` must move the upstream ``n`` bytes forward (a plain, uncompressed file).
+        Used when another process reads that member from the same file."""
+        n = self.remaining + self.padding
+        self.remaining = self.padding = 0
+        avail = self.end - self.pos
+        if n <= avail:
+            self.pos += n
+            return
+        seek(n - avail)
+        self.consumed += self.pos + n
+        self.pos = self.end = 0
+        self.generation += 1
+
     def pieces(self):
         """Yield ``(buffer, start, end)`` for the rest of the current member's data."""
         if 0 < self.remaining <= len(self.buf) and not self._fill(self.remaining):

@@ -9,11 +9,16 @@ digests are resolved at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import pickle
 import re
+import signal
+import stat
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +48,9 @@ class Limits:
     max_members: int = 5_000_000  # per tar stream
     max_blobs: int = 100_000
     max_seconds: float = 3600.0
+    # a member of a plain archive file at least this large is read and scanned by a forked
+    # worker process while this one reads on (one at a time); 0: never
+    parallel_bytes: int = 64 << 20
 
 
 @dataclass
@@ -107,17 +115,31 @@ class Audit:
             )
         reader, _ = open_layer(peek, what)
         outer = TarStream(reader, what, max_members=self.limits.max_blobs)
+        worker = _Worker.start(self, raw, len(peek.head)) if reader is peek else None
         seen = 0
-        for member in outer:
-            seen += 1
-            self._check_time()
-            name = member.name
-            if member.kind in ("symlink", "hardlink"):
-                self.links[name] = link_target(name, member.linkname, member.kind == "hardlink")
-                continue
-            if member.kind != "file":
-                continue
-            self.process(name, member.size, outer)
+        try:
+            for member in outer:
+                seen += 1
+                self._check_time()
+                name = member.name
+                if member.kind in ("symlink", "hardlink"):
+                    self.links[name] = link_target(name, member.linkname, member.kind == "hardlink")
+                    continue
+                if member.kind != "file":
+                    continue
+                if worker is not None and worker.idle and member.size >= worker.min_size:
+                    # the worker reads this member from its own handle; skip it here
+                    blob = Blob(name, member.size)
+                    self.blobs[name] = blob
+                    worker.submit(blob, outer.offset)
+                    outer.seek_past(worker.seek)
+                    continue
+                self.process(name, member.size, outer)
+            if worker is not None:
+                worker.collect(self)
+        finally:
+            if worker is not None:
+                worker.stop()
         if not seen:
             raise AuditError(f"{what} is an empty tar archive; there is no image in it.")
         self.unterminated = not outer.clean_end
@@ -297,6 +319,147 @@ class Audit:
                     f.message += f" (in the archive member {printable(key)}, not part of an image)"
                 out.append(f)
         return out
+
+
+class _Slice:
+    """readinto() over ``size`` bytes of a file from ``offset`` (pread: no shared file offset)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self.fd = fd
+        self.offset = offset
+        self.left = size
+
+    def readinto(self, view) -> int:
+        n = min(len(view), self.left)
+        if n <= 0:
+            return 0
+        k = os.preadv(self.fd, [view[:n]], self.offset)
+        self.offset += k
+        self.left -= k
+        return k
+
+
+class _Worker:
+    """A forked process that audits one large member of a plain archive file while the main
+    process reads on (its sha256 and its scan run on the other core).
+
+    Forked before any thread starts (a fork with threads could deadlock); it opens the file
+    anew, seeks to the member, runs the same `Audit.process` on it and pipes back the blob
+    (digest, findings, deletions), any JSON document and the secrets its scrubber learnt.  Its
+    errors are raised by the main process as if it had read the member itself.
+    """
+
+    def __init__(
+        self, pid: int, jobs: int, results: int, fd: int, base: int, min_size: int
+    ) -> None:
+        self.pid = pid
+        self.base = base  # file offset of the stream's first byte
+        self.jobs = jobs
+        self.results = results
+        self.fd = fd
+        self.min_size = min_size
+        self.idle = True
+        self.blob: Blob | None = None
+
+    @classmethod
+    def start(cls, audit: Audit, raw, peeked: int) -> _Worker | None:
+        """Fork a worker for ``raw`` (read so far: ``peeked`` bytes) when that can help."""
+        min_size = audit.limits.parallel_bytes
+        if (
+            min_size <= 0
+            or not hasattr(os, "fork")
+            or not hasattr(os, "preadv")
+            or threading.active_count() != 1
+        ):
+            return None
+        try:
+            fd = raw.fileno()
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size < 2 * min_size:
+                return None
+            base = os.lseek(fd, 0, os.SEEK_CUR) - peeked
+        except (AttributeError, OSError, ValueError):
+            return None
+        jobs_r, jobs_w = os.pipe()
+        results_r, results_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            status = 1
+            try:
+                os.close(jobs_w)
+                os.close(results_r)
+                _work(audit, fd, jobs_r, results_w)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(jobs_r)
+        os.close(results_w)
+        return cls(pid, jobs_w, results_r, fd, base, min_size)
+
+    def seek(self, n: int) -> None:
+        os.lseek(self.fd, n, os.SEEK_CUR)
+
+    def submit(self, blob: Blob, offset: int) -> None:
+        self.idle = False
+        self.blob = blob
+        with os.fdopen(os.dup(self.jobs), "wb") as out:
+            pickle.dump((blob.name, blob.size, self.base + offset), out)
+
+    def collect(self, audit: Audit) -> None:
+        if self.blob is None:
+            return
+        with os.fdopen(os.dup(self.results), "rb") as incoming:
+            try:
+                reply = pickle.load(incoming)  # noqa: S301 (our own child, a private pipe)
+            except (EOFError, pickle.UnpicklingError):
+                reply = ("crash", "no reply")
+        blob, self.blob = self.blob, None
+        if reply[0] == "error":
+            raise AuditError(reply[1])
+        if reply[0] != "ok":
+            raise RuntimeError(f"the audit's worker process failed ({reply[1]})")
+        _, done, doc, secrets = reply
+        for secret in secrets:
+            audit.scrub.add(secret)
+        if audit.blobs.get(blob.name) is blob:  # not replaced by a later member of that name
+            audit.blobs[blob.name] = done
+            if doc is not None:
+                audit.jsons[blob.name] = doc
+
+    def stop(self) -> None:
+        """Close the pipes and reap the worker (killed if it is still busy: an error)."""
+        os.close(self.jobs)
+        if self.blob is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        os.close(self.results)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _work(audit: Audit, fd: int, jobs: int, results: int) -> None:
+    """The worker's side of `_Worker`: one job, one reply."""
+    with os.fdopen(jobs, "rb") as incoming:
+        try:
+            name, size, offset = pickle.load(incoming)  # noqa: S301 (from our parent)
+        except EOFError:
+            return  # nothing to do
+    try:
+        audit.process(name, size, _Slice(fd, offset, size))
+        reply = ("ok", audit.blobs[name], audit.jsons.get(name), sorted(audit.scrub.secrets))
+    except AuditError as exc:
+        reply = ("error", str(exc))
+    except OSError as exc:
+        reply = ("error", f"cannot read the archive ({exc.strerror}).")
+    except MemoryError:
+        reply = (
+            "error",
+            "ran out of memory; the source is hostile or far larger than an image should be.",
+        )
+    except Exception as exc:
+        reply = ("crash", type(exc).__name__)
+    with contextlib.suppress(OSError), os.fdopen(results, "wb") as out:
+        pickle.dump(reply, out)
 
 
 class _BytesPieces:
