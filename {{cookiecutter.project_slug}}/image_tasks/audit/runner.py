@@ -4,7 +4,8 @@ A ``docker save`` piped on stdin may put ``manifest.json`` after the layers, so 
 waits for the manifest: every member is classified by its first bytes (JSON documents are
 kept, they are small; layers are scanned and only their findings kept; anything else is
 scanned as an opaque file), hashed while it streams, and the layer numbers, history steps and
-digests are resolved at the end.
+digests are resolved at the end.  From a plain archive file, one large member may be audited by
+a forked worker process (`_Worker`) while this process reads on.
 """
 
 from __future__ import annotations

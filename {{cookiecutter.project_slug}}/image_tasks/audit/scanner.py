@@ -1,11 +1,14 @@
 """The engine that applies `rules` and canaries to layers, files, configs and JSON.
 
-A layer is read once, member by member (`archive.TarStream`); for each regular file the
-canary needles are searched with ``bytes.find`` on the reader's buffer (no copies; a short
-joint buffer catches needles that straddle two pieces of a large file), and, for text files,
-each pattern rule finds its candidates (keyword or literal-prefix locator) and matches its
-regex there.  Findings carry the blob they came from; layer numbers, history steps and
-deletions by later layers are resolved once the whole image is known (`attribute`).
+A layer is read once, member by member (`archive.TarStream`).  Canary needles are searched
+with ``bytes.find`` on the reader's buffer, without copies: for members that fit in the buffer
+(almost all of them), each needle is searched once over the buffer and the hits are mapped back
+to the members (`Scanner._index_buffer`; a hit counts only wholly inside one member's data);
+larger members are searched piece by piece (a short joint buffer catches needles that straddle
+two pieces).  For text files, each pattern rule finds its candidates (keyword or literal-prefix
+locator) and matches its regex there.  Findings carry the blob they came from; layer numbers,
+history steps and deletions by later layers are resolved once the whole image is known
+(`attribute`).
 """
 
 from __future__ import annotations
