@@ -76,7 +76,12 @@ def test_stdin_streaming(tmp_path):
         [sys.executable, "-m", "image_tasks.audit", "-", "--canary-env", "NET_RC"],
         input=data,
         capture_output=True,
-        env={"PYTHONPATH": str(PROJECT), "NET_RC": NETRC.decode(), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(PROJECT),
+            "NET_RC": NETRC.decode(),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },  # fmt: skip
         timeout=60,
     )
     assert proc.returncode == 1, proc.stderr

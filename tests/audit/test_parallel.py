@@ -49,7 +49,7 @@ def run_both(path: str) -> dict:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(TEMPLATE), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(TEMPLATE), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
         timeout=120,
     )
     return json.loads(out.stdout)
