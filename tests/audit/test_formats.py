@@ -81,7 +81,7 @@ def test_stdin_streaming(tmp_path):
             "NET_RC": NETRC.decode(),
             "PATH": "/usr/bin:/bin",
             "PYTHONDONTWRITEBYTECODE": "1",
-        },  # fmt: skip
+        },
         timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
