@@ -115,6 +115,17 @@ class Scanner:
         label = self.canaries.canaries[needle.canary].label
         return f"{label} found in {where} ({' or '.join(needle.encodings)})"
 
+    def _content_hit(self, k: int, path: str, blob, data, lo: int, hi: int, at: int) -> Finding:
+        """A canary finding for needle k at data[at:], inside a file spanning data[lo:hi]."""
+        end = at + len(self.canaries.needles[k].data)
+        return Finding(
+            "canary",
+            "/" + printable(path),
+            self._canary_message(k, "file content"),
+            excerpt=redaction.excerpt(data, lo, hi, at, end, marker="[CANARY]", whole_token=True),
+            blob=blob,
+        )
+
     def canaries_in_text(self, data: bytes) -> list[tuple[int, str]]:
         """(canary index, encoding) for every canary variant in a short text."""
         hits = []
@@ -265,17 +276,7 @@ class Scanner:
                         continue
                 if i < 0:
                     continue
-                findings.append(
-                    Finding(
-                        "canary",
-                        "/" + printable(path),
-                        self._canary_message(k, "file content"),
-                        excerpt=redaction.excerpt(
-                            buf, s, e, i, i + len(needle), marker="[CANARY]", whole_token=True
-                        ),
-                        blob=blob,
-                    )
-                )
+                findings.append(self._content_hit(k, path, blob, buf, s, e, i))
         if buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0:
             if self.strict or not in_package_tree(path):
                 text_rules = PATTERN_RULES
@@ -380,17 +381,7 @@ class Scanner:
                 if found_needles is None:
                     found_needles = set()
                 found_needles.add(k)
-                findings.append(
-                    Finding(
-                        "canary",
-                        "/" + printable(path),
-                        self._canary_message(k, "file content"),
-                        excerpt=redaction.excerpt(
-                            hit, lo, hi, i, i + len(needle), marker="[CANARY]", whole_token=True
-                        ),
-                        blob=blob,
-                    )
-                )
+                findings.append(self._content_hit(k, path, blob, hit, lo, hi, i))
             # patterns, on text files
             if text:
                 if carry:

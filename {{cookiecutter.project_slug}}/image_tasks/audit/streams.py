@@ -129,11 +129,7 @@ class HashingReader:
         return n
 
     def read(self, size: int = -1) -> bytes:
-        size = INPUT_CHUNK if size is None or size < 0 else size
-        out = bytearray(size)
-        n = self.readinto(memoryview(out))
-        self.barrier()
-        return bytes(out[:n])
+        return _read(self, size)
 
     def hexdigest(self) -> str:
         self.barrier()
@@ -188,11 +184,16 @@ class PeekReader:
         return self.upstream.readinto(view)
 
     def read(self, size: int = -1) -> bytes:
-        size = INPUT_CHUNK if size is None or size < 0 else size
-        out = bytearray(size)
-        n = self.readinto(memoryview(out))
-        self.barrier()
-        return bytes(out[:n])
+        return _read(self, size)
+
+
+def _read(reader, size: int) -> bytes:
+    """read() for the readinto-based readers: at most size bytes (a chunk when size < 0)."""
+    size = INPUT_CHUNK if size is None or size < 0 else size
+    out = bytearray(size)
+    n = reader.readinto(memoryview(out))
+    reader.barrier()
+    return bytes(out[:n])
 
 
 def looks_like_tar(head: bytes) -> bool:
