@@ -119,3 +119,78 @@ def test_too_short_canary_is_noted_not_searched(tmp_path):
     report = audit.run(write(tmp_path, docker_oci(image)), ["abc"])
     assert report.findings == []
     assert any("shorter than" in n for n in report.notes)
+
+
+NETRC_FILES = {
+    "hash-password": "machine nexus login deploy password #Qm7vT2kLp9Xw4Rz8Nb6Yc3Hd\n"
+    "machine pypi login ci password Zk4Lm8Qw2Ex6Rt9Yu3Io7Pa1\n",
+    "hash-everywhere": "# top comment\n# machine fake login no password no\n"
+    "machine #host login #user password #pw1Xy8Kq2Lm5\n"
+    "  # a comment line inside the entry\n"
+    "  account #acct # trailing comment\n"
+    "machine b login u password pw#2Lm5Xq8K # comment\n",
+    "quoted": 'machine "a b" login "x y" password "#not a comment"\n'
+    'machine c login d password "es\\"caped\\\\"\n'
+    "machine e login f password un\\ quoted\n",
+    "macdef": "machine a login b password first-Pw8K2\n"
+    "macdef init\ncd /tmp\nmachine fake login x password inside-macro\n\n"
+    "machine g login h password #after-macro9\n",
+    "default": "machine a login b password p1\ndefault login anon password #dflt-Pw9\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETRC_FILES))
+def test_parse_netrc_agrees_with_python_netrc(tmp_path, name):
+    import netrc as stdlib_netrc
+
+    text = NETRC_FILES[name]
+    path = tmp_path / "netrc"
+    path.write_text(text)
+    expected = {
+        host: (login or None, account or None, password or None)
+        for host, (login, account, password) in stdlib_netrc.netrc(str(path)).hosts.items()
+    }
+    got = {
+        e.machine if e.machine is not None else "default": (e.login, e.account, e.password)
+        for e in canaries.parse_netrc(text)
+    }
+    assert got == expected
+
+
+def test_hash_password_is_a_canary_and_found(tmp_path):
+    path = tmp_path / "netrc"
+    path.write_text(NETRC_FILES["hash-password"])
+    found = canaries.from_sources(netrc_paths=[str(path)])
+    assert [c.value for c in found] == ["#Qm7vT2kLp9Xw4Rz8Nb6Yc3Hd", "Zk4Lm8Qw2Ex6Rt9Yu3Io7Pa1"]
+    image = Image(layers=[layer(("opt/leak", b"pw=#Qm7vT2kLp9Xw4Rz8Nb6Yc3Hd\n"))])
+    report = audit.run(write(tmp_path, docker_oci(image)), found)
+    assert [f.rule for f in report.findings] == ["canary"]
+
+
+def test_netrc_with_missing_passwords_is_noted(tmp_path):
+    secret = "Zk4Lm8Qw2Ex6Rt9Yu3Io7Pa1"
+    path = tmp_path / "netrc"
+    # 'passwd' of one entry is fine; 'pass' of the other is not a keyword: no password read
+    path.write_text(f"machine a login u passwd {secret}\nmachine b login v pass Xy7Kq2Lm5Pw8\n")
+    notes: list[str] = []
+    found = canaries.from_sources(netrc_paths=[str(path)], notes=notes)
+    assert [c.value for c in found] == [secret]
+    assert len(notes) == 1 and "2 entries" in notes[0] and "1 password(s) read" in notes[0]
+    assert secret not in notes[0] and "Xy7Kq2Lm5Pw8" not in notes[0]
+    image = Image(layers=[layer(("etc/a", b"nothing"))])
+    report = audit.run(write(tmp_path, docker_oci(image)), found, notes=notes)
+    assert notes[0] in report.notes
+    complete: list[str] = []
+    path.write_text(f"machine a login u password {secret}\n")
+    canaries.from_sources(netrc_paths=[str(path)], notes=complete)
+    assert complete == []
+
+
+def test_cli_reports_netrc_note(tmp_path, capsys):
+    path = tmp_path / "netrc"
+    path.write_text("machine a login u password Zk4Lm8Qw2Ex6Rt9Yu3Io7Pa1\nmachine b login v\n")
+    image = Image(layers=[layer(("etc/a", b"nothing"))])
+    source = write(tmp_path, docker_oci(image))
+    assert audit.main([source, "--netrc", str(path), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "1 password(s) read" in json.loads(out)["notes"][0]

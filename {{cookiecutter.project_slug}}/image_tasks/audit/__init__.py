@@ -21,7 +21,9 @@ Python API::
     report.findings          # list of audit.Finding: rule, severity, path, layer,
                              # created_by, deleted_in, deleted_by, excerpt (redacted), ...
     report.render("sarif")   # "text", "json" or "sarif"; secrets are scrubbed from all
-    audit.canaries_from(netrc_paths=["~/.netrc"], env_vars=["NET_RC"])  # -> [Canary]
+    audit.canaries_from(netrc_paths=["~/.netrc"], env_vars=["NET_RC"], notes=notes)
+                             # -> [Canary]; notes (a list) gets secret-free remarks, which
+                             # audit.run(..., notes=notes) adds to the report
     audit.main(["image.tar", "--canary-env", "NET_RC"])                  # -> exit status
 
 What is looked for (rule ids in `rules.RULES`; the policy is documented in `rules`):

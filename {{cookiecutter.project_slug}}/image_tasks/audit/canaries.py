@@ -10,7 +10,9 @@ Where canaries come from:
 
 The netrc parser is our own: the standard library's ``netrc.NetrcParseError`` quotes the
 offending token, which may be the password.  Nothing in this module ever puts a secret in an
-exception message.
+exception message.  It splits tokens as ``netrc`` does, and ``#`` starts a comment only
+where a keyword is expected (``password #x`` is a password).  A netrc that yields fewer
+passwords than its entries or its ``password`` keywords gets a secret-free note in the report.
 
 Encodings searched (`needles`): the raw value; its percent-encoding (upper- and lower-case
 hex, ``+`` for space); its JSON escaping; base64 and URL-safe base64 of the value at the three
@@ -28,7 +30,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
@@ -98,83 +100,113 @@ class CanarySet:
         return sorted({v for v, _, _ in self.variants}, key=len, reverse=True)
 
 
-def _tokens(text: str) -> Iterable[tuple[str, int]]:
-    """Tokens of a netrc text with their line numbers; quoted tokens may hold spaces."""
-    i, n, line = 0, len(text), 1
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            line += 1
+_NETRC_SPACE = " \t\r\n"  # what Python's netrc lexer splits on
+
+
+class _NetrcLexer:
+    """The tokens of a netrc text, split as Python's ``netrc`` module splits them: on space,
+    tab, CR and LF; a token that starts with ``"`` runs to the next ``"``; a backslash escapes
+    the next character.  Comments are the parser's business (`parse_netrc`): ``#`` starts one
+    only where a keyword is expected, never in a value (``password #x`` is a password)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.pushed: list[str] = []
+
+    def token(self) -> str | None:
+        """The next token, or None at the end of the text."""
+        if self.pushed:
+            return self.pushed.pop()
+        text, n, i = self.text, len(self.text), self.pos
+        while i < n and text[i] in _NETRC_SPACE:
+            if text[i] == "\n":
+                self.line += 1
             i += 1
-        elif c.isspace():
+        if i >= n:
+            self.pos = i
+            return None
+        out = []
+        quoted = text[i] == '"'
+        if quoted:
             i += 1
-        elif c == "#":
-            while i < n and text[i] != "\n":
+        while i < n:
+            c = text[i]
+            if (c == '"') if quoted else (c in _NETRC_SPACE):
+                if c == "\n":
+                    self.line += 1
+                i += 1  # the closing quote or the ending space is consumed, as in Python
+                break
+            if c == "\\" and i + 1 < n:
                 i += 1
-        elif c == '"':
+                c = text[i]
+            if c == "\n":
+                self.line += 1
+            out.append(c)
             i += 1
-            out = []
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                if text[i] == "\n":
-                    line += 1
-                out.append(text[i])
-                i += 1
-            i += 1
-            yield "".join(out), line
-        else:
-            out = []
-            while i < n and not text[i].isspace():
-                if text[i] == "\\" and i + 1 < n:
-                    i += 1
-                out.append(text[i])
-                i += 1
-            yield "".join(out), line
+        self.pos = i
+        return "".join(out)
+
+    def rest_of_line(self) -> str:
+        """Consume and return the text up to and including the next newline."""
+        end = self.text.find("\n", self.pos)
+        end = len(self.text) if end < 0 else end + 1
+        line = self.text[self.pos : end]
+        self.pos = end
+        if line.endswith("\n"):
+            self.line += 1
+        return line
 
 
 def parse_netrc(text: str) -> list[NetrcEntry]:
-    """Parse netrc text leniently; never raises with (and never echoes) a value."""
+    """Parse netrc text as Python's ``netrc`` module does, but leniently (an unknown token is
+    skipped, where ``netrc`` raises); never raises with (and never echoes) a value.
+
+    ``#`` starts a comment (to the end of its line) only where a keyword is expected; the
+    token after ``machine``, ``login``, ``password``, ``account`` is a value whatever its first
+    character.  A ``macdef`` body runs to the first empty line.
+    """
     entries: list[NetrcEntry] = []
-    current: dict[str, str | None] | None = None
-    tokens = list(_tokens(text))
-    i = 0
-    macdef_lines: set[int] = set()
-
-    def close() -> None:
-        if current is not None:
-            entries.append(NetrcEntry(**current))
-
-    while i < len(tokens):
-        word, line = tokens[i]
-        if line in macdef_lines:
-            i += 1
+    lex = _NetrcLexer(text)
+    while True:
+        line = lex.line
+        word = lex.token()
+        if word is None:
+            break
+        if word.startswith("#"):
+            if lex.line == line:
+                lex.rest_of_line()
+            continue
+        if word == "macdef":
+            lex.token()  # the macro's name
+            while lex.pos < len(text) and lex.rest_of_line() != "\n":
+                pass
             continue
         if word == "machine":
-            close()
-            current = {"machine": None, "login": None, "password": None, "account": None}
-            if i + 1 < len(tokens):
-                current["machine"] = tokens[i + 1][0]
-            i += 2
+            machine = lex.token()
         elif word == "default":
-            close()
-            current = {"machine": None, "login": None, "password": None, "account": None}
-            i += 1
-        elif word in ("login", "password", "passwd", "account") and current is not None:
-            if i + 1 < len(tokens):
-                current[word.replace("passwd", "password")] = tokens[i + 1][0]
-            i += 2
-        elif word == "macdef":
-            # a macro body runs to the next empty line; skip it
-            lines = text.split("\n")
-            j = line  # lines after the macdef line (1-based line numbers)
-            while j < len(lines) and lines[j].strip():
-                macdef_lines.add(j + 1)
-                j += 1
-            i += 2
+            machine = None
         else:
-            i += 1
-    close()
+            continue  # netrc raises "bad toplevel token" here
+        fields: dict[str, str | None] = {"login": None, "password": None, "account": None}
+        while True:
+            line = lex.line
+            word = lex.token()
+            if word is None:
+                break
+            if word.startswith("#"):
+                if lex.line == line:
+                    lex.rest_of_line()
+                continue
+            if word in ("machine", "default", "macdef"):
+                lex.pushed.append(word)
+                break
+            key = {"user": "login", "passwd": "password"}.get(word, word)
+            if key in fields:
+                fields[key] = lex.token()
+            # else: netrc raises "bad follower token"; skipped here
+        entries.append(NetrcEntry(machine=machine, **fields))
     return entries
 
 
@@ -225,13 +257,37 @@ def netrc_canaries(text: str, origin: str) -> list[Canary]:
     return found
 
 
+_PASSWORD_WORD = re.compile(r"(?:^|[ \t\r\n])(?:password|passwd)(?=[ \t\r\n])")
+
+
+def netrc_note(text: str, origin: str) -> str | None:
+    """A secret-free note when a netrc yields fewer passwords than it seems to hold: fewer
+    than its entries, or than the ``password`` keywords in its text (a syntax the parser read
+    otherwise than the tool that uses the file); None when nothing looks lost."""
+    entries = parse_netrc(text)
+    if not entries:
+        return None
+    read = sum(1 for e in entries if e.password)
+    keywords = len(_PASSWORD_WORD.findall(text))
+    if read >= len(entries) and read >= keywords:
+        return None
+    return (
+        f"{origin}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} and {keywords} "
+        f"'password' keyword(s), but {read} password(s) read; entries without a password are "
+        "searched by their token login only. Check the file's syntax if a password is missing."
+    )
+
+
 def from_sources(
     netrc_paths: Sequence[str] = (),
     env_vars: Sequence[str] = (),
     values: Sequence[str] = (),
     environ=None,
+    notes: list[str] | None = None,
 ) -> list[Canary]:
-    """Collect canaries; raises ValueError (with a secret-free message) on unusable input."""
+    """Collect canaries; raises ValueError (with a secret-free message) on unusable input.
+
+    ``notes``, when given, receives secret-free remarks for the report (`netrc_note`)."""
     environ = os.environ if environ is None else environ
     out: list[Canary] = []
     for path in netrc_paths:
@@ -244,6 +300,9 @@ def from_sources(
                 "check the path given to --netrc."
             ) from None
         found = netrc_canaries(text, f"netrc {path}")
+        note = netrc_note(text, f"netrc {path}")
+        if note and notes is not None:
+            notes.append(note)
         if not found:
             raise ValueError(
                 f"the netrc file {path!r} holds no password or token; nothing to look for. "
@@ -259,6 +318,9 @@ def from_sources(
             )
         if looks_like_netrc(value):
             found = netrc_canaries(value, f"netrc in ${name}")
+            note = netrc_note(value, f"netrc in ${name}")
+            if note and notes is not None:
+                notes.append(note)
             out.extend(found or [Canary(f"value of ${name}", value.strip())])
         else:
             out.append(Canary(f"value of ${name}", value.strip()))

@@ -78,14 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         from .runner import run
 
         try:
-            found = canaries_module.from_sources(args.netrc, args.canary_env)
+            notes: list[str] = []
+            found = canaries_module.from_sources(args.netrc, args.canary_env, notes=notes)
         except ValueError as exc:
             raise AuditError(str(exc)) from None
         for canary in found:
             for variant, _, _ in canaries_module.build([canary]).variants:
                 scrub.add(variant)
             scrub.add(canary.value)
-        report = run(args.source, found, allow_list=args.allow_list, strict=args.strict)
+        report = run(
+            args.source, found, allow_list=args.allow_list, strict=args.strict, notes=notes
+        )
         if args.sarif:
             _write(args.sarif, report.render("sarif"))
         text = report.render(args.format)

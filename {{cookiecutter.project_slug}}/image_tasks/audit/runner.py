@@ -500,8 +500,11 @@ def run(
     allow_entries: Sequence[allowlist.Entry] | None = None,
     strict: bool = False,
     limits: Limits | None = None,
+    notes: Sequence[str] = (),
 ) -> Report:
-    """Audit ``source`` for the given canaries and the rules; see the package docstring."""
+    """Audit ``source`` for the given canaries and the rules; see the package docstring.
+
+    ``notes`` (secret-free, e.g. from `canaries.from_sources`) are added to the report's."""
     limits = limits or Limits()
     items = [
         c if isinstance(c, canaries_module.Canary) else canaries_module.Canary(f"canary #{i}", c)
@@ -518,9 +521,11 @@ def run(
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, 0.0002))
     try:
-        return _run(audit, source, canary_set, scrub, strict, entries)
+        report = _run(audit, source, canary_set, scrub, strict, entries)
     finally:
         sys.setswitchinterval(interval)
+    report.notes[:0] = [n for n in notes if n not in report.notes]
+    return report
 
 
 def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
