@@ -9,7 +9,8 @@ without copying.  A member no larger than the buffer is always handed out in one
 
 Formats: ustar (with prefix), GNU (long names ``L``, long link names ``K``, base-256 numbers,
 old sparse ``S`` with its extension blocks), pax (``x`` per member, ``g`` global: ``path``,
-``linkpath``, ``size``, ``GNU.sparse.name``).  Unknown type flags are read as regular files,
+``linkpath``, ``size``, ``GNU.sparse.name`` are applied; every record is handed to the scanner
+in `Member.pax`).  Unknown type flags are read as regular files,
 as POSIX asks.  Every bound is checked: a corrupt or truncated stream raises `AuditError`.
 """
 
@@ -56,6 +57,9 @@ class Member:
     linkname: str
     mode: int
     index: int  # position in the stream, from 0
+    # every pax record (key, value) of this member's 'x' headers, and of the 'g' headers read
+    # since the previous member, in stream order (for the scanner: any value may hold a secret)
+    pax: list[tuple[bytes, bytes]] | None = None
 
 
 def decode_name(raw: bytes) -> str:
@@ -134,8 +138,9 @@ def _checksum_ok(block: bytes) -> bool:
     return stored == signed - signed_field + 256
 
 
-def _parse_pax(data: bytes, what: str) -> dict[str, bytes]:
-    records: dict[str, bytes] = {}
+def _parse_pax(data: bytes, what: str) -> list[tuple[bytes, bytes]]:
+    """The (key, value) records of a pax header, in order (a key may repeat)."""
+    records: list[tuple[bytes, bytes]] = []
     pos = 0
     while pos < len(data):
         if data[pos] == 0:
@@ -154,7 +159,7 @@ def _parse_pax(data: bytes, what: str) -> dict[str, bytes]:
         record = data[space + 1 : pos + length - 1]
         key, sep, value = record.partition(b"=")
         if sep:
-            records[key.decode("utf-8", "replace")] = value
+            records.append((key, value))
         pos += length
     return records
 
@@ -382,6 +387,7 @@ class TarStream:
                 self.remaining = self.padding = 0
             long_name = long_link = None
             pax: dict[str, bytes] | None = None
+            records: list[tuple[bytes, bytes]] | None = None
             while True:
                 pos = self.pos
                 if self.end - pos < BLOCK:
@@ -418,12 +424,21 @@ class TarStream:
                         long_name = self._read_meta(size, "GNU long name").split(b"\0", 1)[0]
                     elif typeflag == b"K":
                         long_link = self._read_meta(size, "GNU long link").split(b"\0", 1)[0]
-                    elif typeflag == b"x":
-                        if pax is None:
-                            pax = {}
-                        pax.update(_parse_pax(self._read_meta(size, "pax"), what))
                     else:
-                        global_pax.update(_parse_pax(self._read_meta(size, "pax global"), what))
+                        parsed = _parse_pax(
+                            self._read_meta(size, "pax" if typeflag == b"x" else "pax global"),
+                            what,
+                        )
+                        if records is None:
+                            records = []
+                        records += parsed
+                        fields = {k.decode("utf-8", "replace"): v for k, v in parsed}
+                        if typeflag == b"x":
+                            if pax is None:
+                                pax = {}
+                            pax.update(fields)
+                        else:
+                            global_pax.update(fields)
                     continue
                 break
             index += 1
@@ -472,6 +487,7 @@ class TarStream:
                 raw_link.decode("utf-8", "surrogateescape") if raw_link else "",
                 mode,
                 index - 1,
+                records,
             )
             self.remaining = size
             self.padding = -size % BLOCK

@@ -4,7 +4,8 @@ Four categories:
 
 ``canary``
     A known secret (or one of its encodings) found anywhere.  Applies to every byte of every
-    file, to names and link targets, to the image config and to attestations.  No exception,
+    file, to names and link targets, to every pax record of a tar member (key and value; the
+    pattern rules apply there too), to the image config and to attestations.  No exception,
     no allow-list entry: a known secret in an image is always a leak.
 ``credential-file``
     A file whose *path* says it holds credentials (``.netrc``, ``pip.conf`` with credentials,

@@ -97,6 +97,7 @@ class Audit:
         self.links: dict[str, str] = {}
         self.deadline = time.monotonic() + limits.max_seconds
         self.unterminated = False
+        self.outer: list[Finding] = []  # from the outer archive's own pax records
 
     def _check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -123,6 +124,10 @@ class Audit:
                 seen += 1
                 self._check_time()
                 name = member.name
+                if member.pax is not None:
+                    for f in self.scanner.scan_pax(member, None):
+                        f.message += f" (on the archive member {printable(name)})"
+                        self.outer.append(f)
                 if member.kind in ("symlink", "hardlink"):
                     self.links[name] = link_target(name, member.linkname, member.kind == "hardlink")
                     continue
@@ -307,6 +312,7 @@ class Audit:
             for f in self.blobs[key].findings:
                 f.location = "attestation"
                 out.append(f)
+        out.extend(self.outer)
         for key, blob in self.blobs.items():
             if key in used:
                 continue
@@ -571,7 +577,7 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
     }
     findings = audit.findings(layout, report)
     for f in findings:  # every secret seen is known by now: scrub what the API hands out
-        for name in ("path", "message", "excerpt", "created_by", "deleted_by"):
+        for name in ("path", "message", "excerpt", "location", "created_by", "deleted_by"):
             value = getattr(f, name)
             if value:
                 setattr(f, name, scrub(value))

@@ -195,6 +195,8 @@ class Scanner:
                             blob=blob,
                         )
                     )
+            if member.pax is not None:
+                result.findings += self.scan_pax(member, blob)
             base = path.rpartition("/")[2]
             if base.startswith(".wh."):
                 parent = path.rpartition("/")[0]
@@ -296,6 +298,52 @@ class Scanner:
             result.notes.append(
                 f"/{printable(path)}: {extra} more finding(s) in this file not listed"
             )
+
+    def scan_pax(self, member, blob: str | None) -> list[Finding]:
+        """Canaries and pattern rules in every pax record of a member (xattrs, uname, comment,
+        vendor keys...), key and value; a record that became the member's name or link target
+        is left to the name and link checks.  Location: ``pax:KEY``."""
+        findings: list[Finding] = []
+        name_filter = self.name_filter
+        used = (member.raw_name, member.linkname.encode("utf-8", "surrogateescape"))
+        path = "/" + printable(member.name)
+        if self.strict or not in_package_tree(member.name):
+            rules = PATTERN_RULES
+        else:
+            rules = self.package_rules
+        for key, value in member.pax or ():
+            if value in used and key in (b"path", b"linkpath", b"GNU.sparse.name"):
+                continue
+            shown = printable(key.decode("utf-8", "surrogateescape"))
+            if len(shown) > 120:
+                shown = shown[:117] + "..."
+            location = f"pax:{shown}"
+            data = key + b"=" + value
+            if name_filter is not None and name_filter.search(data):
+                for index, name in self.canaries_in_text(data):
+                    label = self.canaries.canaries[index].label
+                    findings.append(
+                        Finding(
+                            "canary",
+                            path,
+                            f"{label} found in the pax record {shown} ({name})",
+                            location=location,
+                            blob=blob,
+                        )
+                    )
+            if value.translate(None, b"0123456789.-").strip():  # not a number (mtime, uid...)
+                for rule, m in self.patterns_in_text(data, rules):
+                    findings.append(
+                        Finding(
+                            rule.id,
+                            path,
+                            f"{rule.title} in the pax record {shown}",
+                            excerpt=self._pattern_excerpt(data, 0, len(data), m),
+                            location=location,
+                            blob=blob,
+                        )
+                    )
+        return findings
 
     def _scan_link(self, member, blob: str, result: LayerResult) -> None:
         link = member.linkname.encode("utf-8", "surrogateescape")
@@ -618,7 +666,10 @@ def attribute(findings, layers, history) -> None:
             i = index_of[finding.blob]
             finding.layer = i
             finding.created_by = history[i] if i < len(history) else None
-        if finding.layer is None or finding.location not in ("file", "name", "link"):
+        if finding.layer is None or (
+            finding.location not in ("file", "name", "link")
+            and not finding.location.startswith("pax:")
+        ):
             continue
         path = finding.path.lstrip("/")
         for j in range(finding.layer + 1, len(layers)):
