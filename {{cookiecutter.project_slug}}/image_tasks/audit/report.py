@@ -23,7 +23,8 @@ class Finding:
     path: str  # file path in the image, or a pseudo-path such as <config>/Env/NAME
     message: str
     excerpt: str = ""
-    location: str = "file"  # file, name, link, config, history, attestation, archive
+    # file, name, link, pax:KEY, config, history, manifest, attestation, archive
+    location: str = "file"
     blob: str | None = None  # archive member or digest the finding came from (resolved later)
     layer: int | None = None
     layer_digest: str | None = None

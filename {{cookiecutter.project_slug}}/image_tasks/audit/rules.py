@@ -5,7 +5,9 @@ Four categories:
 ``canary``
     A known secret (or one of its encodings) found anywhere.  Applies to every byte of every
     file, to names and link targets, to every pax record of a tar member (key and value; the
-    pattern rules apply there too), to the image config and to attestations.  No exception,
+    pattern rules apply there too), to the image config, to the manifests and indexes
+    (``manifest.json``, ``index.json``, OCI manifests and their annotations) and to
+    attestations.  No exception,
     no allow-list entry: a known secret in an image is always a leak.
 ``credential-file``
     A file whose *path* says it holds credentials (``.netrc``, ``pip.conf`` with credentials,

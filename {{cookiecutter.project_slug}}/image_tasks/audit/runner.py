@@ -312,6 +312,12 @@ class Audit:
             for f in self.blobs[key].findings:
                 f.location = "attestation"
                 out.append(f)
+        # manifest.json (RepoTags...), index.json and every manifest and nested index reached
+        # from it (annotations, descriptors): scanned like the config
+        for key in sorted(layout.manifests):
+            doc = self.jsons.get(key)
+            if doc is not None:
+                out.extend(self.scanner.scan_json(doc, f"<{key}>", "manifest", blob=key))
         out.extend(self.outer)
         for key, blob in self.blobs.items():
             if key in used:
@@ -570,7 +576,8 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
         if strict
         else "package trees: installer-written files only",
         "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
-        "canaries": "every byte of every file, names, link targets, config, attestations",
+        "canaries": "every byte of every file, names, link targets, pax records, config, "
+        "manifests, attestations",
         "canary_base64_forms": "everywhere"
         if strict
         else "text files and binaries up to 1 MiB (raw and percent forms: everywhere)",
