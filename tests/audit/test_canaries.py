@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -194,3 +195,30 @@ def test_cli_reports_netrc_note(tmp_path, capsys):
     assert audit.main([source, "--netrc", str(path), "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert "1 password(s) read" in json.loads(out)["notes"][0]
+
+
+URL_PASSWORD = "Ab3/xY9@kL2:mN5%qR8+tU1/vW4@zZ"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        quote(URL_PASSWORD),  # safe="/", the default
+        re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(URL_PASSWORD)),
+        URL_PASSWORD.replace("%", "%25").replace("@", "%40").replace(":", "%3A"),
+        json.dumps(URL_PASSWORD)[1:-1].replace("/", "\\/"),
+    ],
+)
+def test_url_and_json_slash_forms_are_found(tmp_path, form):
+    data = f"url = https://deploy:{form}@nexus.example/simple\n".encode()
+    image = Image(layers=[layer(("opt/app/settings.py", data))])
+    report = audit.run(write(tmp_path, docker_oci(image)), [audit.Canary("c", URL_PASSWORD)])
+    assert "canary" in {f.rule for f in report.findings}, form
+    assert form not in report.render("json")
+
+
+def test_plain_token_has_one_text_needle():
+    built = canaries.build([audit.Canary("c", "VbJzn6b9E3rYoTX3rIykRRW8Hjqj")])
+    text = [n for n in built.needles if not n.encodings[0].startswith("base64")]
+    assert [n.data for n in text] == [b"VbJzn6b9E3rYoTX3rIykRRW8Hjqj"]
+    assert len({v for v, _, _ in built.variants}) == len(built.variants)

@@ -14,9 +14,12 @@ exception message.  It splits tokens as ``netrc`` does, and ``#`` starts a comme
 where a keyword is expected (``password #x`` is a password).  A netrc that yields fewer
 passwords than its entries or its ``password`` keywords gets a secret-free note in the report.
 
-Encodings searched (`needles`): the raw value; its percent-encoding (upper- and lower-case
-hex, ``+`` for space); its JSON escaping; base64 and URL-safe base64 of the value at the three
-byte alignments, each stripped of the edge characters that depend on neighbouring bytes.  Any
+Encodings searched (`needles`): the raw value; its percent-encodings (upper- and lower-case
+hex: every reserved character, or ``/`` kept as ``quote`` does by default, or ``+`` for space,
+or only ``%`` ``@`` ``:``); its JSON escaping (also with ``\\/`` for ``/``); identical forms
+are one (a value of letters and digits has one form); base64 and URL-safe base64 of the
+value at the three byte alignments, each stripped of the edge characters that depend on
+neighbouring bytes.  Any
 base64 text that contains the value contains one of these cores, so base64 of
 ``login:password`` (HTTP basic auth, docker ``auths``) is found too.  When a core is too short
 to be specific, the cores of ``login:password`` are searched instead.  Variants that share a
@@ -359,6 +362,10 @@ def _unreserved(c: str) -> bool:
     return c.isascii() and (c.isalnum() or c in "_.-~")
 
 
+def _lower_hex(form: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form)
+
+
 def build(canaries: Sequence[Canary]) -> CanarySet:
     """Derive the needles (what is searched) and variants (what is scrubbed) of canaries."""
     result = CanarySet(canaries=list(canaries))
@@ -369,14 +376,18 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
             result.skipped.append(canary.label)
             continue
         text_forms = {value: "raw"}
+        percent = [
+            quote(value, safe=""),
+            quote(value),  # safe="/", the default: paths and URLs built with quote()
+            quote_plus(value, safe=""),
+            # only the characters that break a URL's userinfo
+            value.replace("%", "%25").replace("@", "%40").replace(":", "%3A"),
+        ]
+        percent += [_lower_hex(form) for form in percent]
         for form, name in (
-            (quote(value, safe=""), "percent-encoded"),
-            (
-                re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(value, safe="")),
-                "percent-encoded",
-            ),
-            (quote_plus(value, safe=""), "percent-encoded"),
+            *((form, "percent-encoded") for form in percent),
             (json.dumps(value)[1:-1], "JSON-escaped"),
+            (json.dumps(value)[1:-1].replace("/", "\\/"), "JSON-escaped"),  # PHP, some JS
             (
                 json.dumps(value, ensure_ascii=False)[1:-1]
                 .replace("<", "\\u003c")
