@@ -30,10 +30,10 @@ What is looked for (rule ids in `rules.RULES`; the policy is documented in `rule
 
 * ``canary``: the known secrets (netrc passwords and token logins, ``--canary-env`` values)
   and their encodings (percent, JSON, base64 at every alignment, of the value and of
-  ``login:password``) in every byte of every file, in names, link targets, pax records
-  (xattrs, uname, comment, any key and value; location ``pax:KEY``), the config, the
-  manifests and indexes (``manifest.json`` RepoTags, ``index.json``, annotations) and
-  attestations;
+  ``login:password``, also wrapped across lines in text files outside package trees) in
+  every byte of every file, in names, link targets, pax records (xattrs, uname, comment,
+  any key and value; location ``pax:KEY``), the config, the manifests and indexes
+  (``manifest.json`` RepoTags, ``index.json``, annotations) and attestations;
 * credential files by path, present or deleted by a later layer (whiteouts, opaque dirs):
   ``netrc-file``, ``pip-config-credentials``, ``pypirc-file``, ``uv-credentials``,
   ``uv-credential-store``, ``git-credentials``, ``docker-config-auth``, ``npmrc-token``,

@@ -22,8 +22,11 @@ value at the three byte alignments, each stripped of the edge characters that de
 neighbouring bytes.  Any
 base64 text that contains the value contains one of these cores, so base64 of
 ``login:password`` (HTTP basic auth, docker ``auths``) is found too.  When a core is too short
-to be specific, the cores of ``login:password`` are searched instead.  Variants that share a
-long common substring are searched through that substring alone (one pass instead of several).
+to be specific, the cores of ``login:password`` are searched instead.  For base64 wrapped
+across lines, the head and tail of each core of 24 characters or more (`Fragment`) are
+searched in text files and verified with CR and LF removed (see the policy in `rules`).
+Variants that share a long common substring are searched through that substring alone (one
+pass instead of several).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from urllib.parse import quote, quote_plus
 
 MIN_CANARY = 6
 MIN_ANCHOR = 12
+MAX_FRAGMENT = 16  # length of the pieces searched for line-wrapped base64
 DUMMY_PASSWORDS = frozenset(
     {"", "x-oauth-basic", "x-oauth", "oauth2", "x", "none", "null", "dummy", "unused", "-", "*"}
 )
@@ -87,12 +91,26 @@ class Needle:
 
 
 @dataclass
+class Fragment:
+    """A piece of a base64 core, searched in text files to find the core broken across lines
+    (``base64`` and ``encodebytes`` wrap at 76 columns, PEM at 64): a hit is verified by
+    removing CR and LF around it and finding the whole ``core`` there."""
+
+    data: bytes
+    offset: int  # where ``data`` starts in ``core``
+    core: bytes
+    canary: int
+    encoding: str
+
+
+@dataclass
 class CanarySet:
     canaries: list[Canary] = field(default_factory=list)
     needles: list[Needle] = field(default_factory=list)
     # every encoded form, for names, configs and the final scrub of all output
     variants: list[tuple[bytes, int, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # labels of canaries too short to search
+    fragments: list[Fragment] = field(default_factory=list)  # for line-wrapped base64
 
     @property
     def max_needle(self) -> int:
@@ -428,6 +446,15 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
                 result.variants.append((std.encode(), index, label))
                 if url != std:
                     result.variants.append((url.encode(), index, label))
+                if len(std) >= 2 * MIN_ANCHOR:
+                    # head and tail: a single line break anywhere in the core leaves one whole
+                    k = min(MAX_FRAGMENT, len(std) // 2)
+                    wrapped = label + ", line-wrapped"
+                    core = std.encode()
+                    result.fragments.append(Fragment(core[:k], 0, core, index, wrapped))
+                    result.fragments.append(
+                        Fragment(core[-k:], len(core) - k, core, index, wrapped)
+                    )
                 if len(std) < 8:
                     continue
                 if url == std:
@@ -446,4 +473,8 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
             seen.add(needle.data)
             unique.append(needle)
     result.needles = unique
+    fragments: dict[bytes, Fragment] = {}
+    for fragment in result.fragments:
+        fragments.setdefault(fragment.data, fragment)
+    result.fragments = list(fragments.values())
     return result

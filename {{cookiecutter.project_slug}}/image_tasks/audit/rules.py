@@ -36,7 +36,14 @@ Canary encodings in large binaries.  The raw, percent- and JSON-encoded forms of
 searched in every byte.  Its base64 forms are searched in every text file and every binary
 up to 1 MiB (byte code, small databases, keyrings, pickles) but not in larger binaries
 (shared libraries, model weights, compressed archives, where base64 text of a credential has
-no reason to be and where these extra passes would double the audit's time).
+no reason to be and where these extra passes would double the audit's time).  Base64 wrapped
+across lines (``base64 FILE`` and ``encodebytes`` break every 76 columns, PEM every 64, with LF
+or CR LF) is found in text files outside package trees: the head and tail of each base64 core
+are searched there, and a hit counts when the core is whole once CR and LF are removed around
+it.  Its limits: cores shorter than 24 characters (a secret under about 18 bytes, unless its
+``login:password`` form is long enough) are not searched wrapped; a core can be missed when it
+spans more than two line breaks (a secret over about 70 bytes at 64 columns); other wrapping
+(indentation or quotes on each line, a JSON ``\n`` escape, URL-safe base64) is not undone.
 
 Both policies are reported in the JSON output and both are switched off by ``strict=True``
 (``--strict``).

@@ -578,9 +578,10 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
         "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
         "canaries": "every byte of every file, names, link targets, pax records, config, "
         "manifests, attestations",
-        "canary_base64_forms": "everywhere"
+        "canary_base64_forms": "everywhere (line-wrapped base64: text files)"
         if strict
-        else "text files and binaries up to 1 MiB (raw and percent forms: everywhere)",
+        else "text files and binaries up to 1 MiB (raw and percent forms: everywhere); "
+        "line-wrapped base64: text files outside package trees",
     }
     findings = audit.findings(layout, report)
     for f in findings:  # every secret seen is known by now: scrub what the API hands out

@@ -40,6 +40,7 @@ COLLECT_LIMIT = 1 << 20  # content kept for credential-file content checks
 ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FINDINGS_PER_FILE = 20
+MAX_FRAGMENT_HITS = 64  # per line-wrapped base64 fragment and text: hits verified
 MAX_BUFFER_HITS = 4096  # per needle and buffer; beyond, that needle is searched per member
 OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
 KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
@@ -93,6 +94,7 @@ class Scanner:
         self.scrub = scrub
         self.strict = strict
         self.needles = [n.data for n in canaries.needles]
+        self.fragments = canaries.fragments
         # base64 needles are skipped in large binaries unless strict (see rules.py, policy)
         self.plain_needles = [
             n.data if not n.encodings[0].startswith("base64") else None for n in canaries.needles
@@ -125,6 +127,38 @@ class Scanner:
             excerpt=redaction.excerpt(data, lo, hi, at, end, marker="[CANARY]", whole_token=True),
             blob=blob,
         )
+
+    def _wrapped(self, buf, s: int, e: int, path: str, blob, findings, found: set[int]) -> None:
+        """Base64 of a canary broken across lines in the text ``buf[s:e]``: a fragment hit
+        whose surroundings, CR and LF removed, hold the whole core (and did not before)."""
+        for fragment in self.fragments:
+            if fragment.canary in found:
+                continue
+            core = fragment.core
+            slack = 2 * (len(core) // 60 + 1)  # one CR LF per line the core can span
+            i = buf.find(fragment.data, s, e)
+            tries = 0
+            while i >= 0 and tries < MAX_FRAGMENT_HITS:
+                tries += 1
+                lo = max(s, i - fragment.offset - slack)
+                window = bytes(buf[lo : min(e, i - fragment.offset + len(core) + slack)])
+                if core not in window and core in window.translate(None, b"\r\n"):
+                    found.add(fragment.canary)
+                    label = self.canaries.canaries[fragment.canary].label
+                    end = i + len(fragment.data)
+                    findings.append(
+                        Finding(
+                            "canary",
+                            "/" + printable(path),
+                            f"{label} found in file content ({fragment.encoding})",
+                            excerpt=redaction.excerpt(
+                                buf, s, e, i, end, marker="[CANARY]", whole_token=True
+                            ),
+                            blob=blob,
+                        )
+                    )
+                    break
+                i = buf.find(fragment.data, i + 1, e)
 
     def canaries_in_text(self, data: bytes) -> list[tuple[int, str]]:
         """(canary index, encoding) for every canary variant in a short text."""
@@ -282,6 +316,8 @@ class Scanner:
         if buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0:
             if self.strict or not in_package_tree(path):
                 text_rules = PATTERN_RULES
+                if self.fragments:
+                    self._wrapped(buf, s, e, path, blob, findings, set())
             else:
                 text_rules = self.package_rules
             self._patterns(buf, s, e, text_rules, path, blob, findings, set(), {}, result)
@@ -387,8 +423,11 @@ class Scanner:
             return
         path = member.name
         file_rules = self._file_rules_for(path, member.size)
+        wrapped: set[int] | None = None  # canaries found line-wrapped (None: not searched)
         if self.strict or not in_package_tree(path):
             text_rules = PATTERN_RULES
+            if self.fragments:
+                wrapped = set()
         else:
             text_rules = self.package_rules
         needles = self.needles
@@ -434,6 +473,8 @@ class Scanner:
             if text:
                 if carry:
                     window = carry + bytes(buf[s:e])
+                    if wrapped is not None:
+                        self._wrapped(window, 0, len(window), path, blob, findings, wrapped)
                     self._patterns(
                         window,
                         0,
@@ -447,6 +488,8 @@ class Scanner:
                         result,
                     )
                 else:
+                    if wrapped is not None:
+                        self._wrapped(buf, s, e, path, blob, findings, wrapped)
                     self._patterns(
                         buf,
                         s,
