@@ -33,7 +33,10 @@ What is looked for (rule ids in `rules.RULES`; the policy is documented in `rule
   ``login:password``, also wrapped across lines in text files outside package trees) in
   every byte of every file, in names, link targets, pax records (xattrs, uname, comment,
   any key and value; location ``pax:KEY``), the config, the manifests and indexes
-  (``manifest.json`` RepoTags, ``index.json``, annotations) and attestations;
+  (``manifest.json`` RepoTags, ``index.json``, annotations) and attestations.  "Every byte"
+  means as stored in the layer: compressed files inside a layer (``.gz``, ``.tar.gz``,
+  ``.whl``/``.zip``/``.jar``, ``.xz``, ``.zst``...) are not decompressed, so a secret
+  compressed into one is not found (see `rules`, "Compressed files inside a layer");
 * credential files by path, present or deleted by a later layer (whiteouts, opaque dirs):
   ``netrc-file``, ``pip-config-credentials``, ``pypirc-file``, ``uv-credentials``,
   ``uv-credential-store``, ``git-credentials``, ``docker-config-auth``, ``npmrc-token``,

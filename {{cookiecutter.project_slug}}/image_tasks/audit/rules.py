@@ -45,6 +45,16 @@ it.  Its limits: cores shorter than 24 characters (a secret under about 18 bytes
 spans more than two line breaks (a secret over about 70 bytes at 64 columns); other wrapping
 (indentation or quotes on each line, a JSON ``\n`` escape, URL-safe base64) is not undone.
 
+Compressed files inside a layer are not decompressed.  The layer blobs themselves are
+(gzip, zstd, bzip2, xz), but a file in a layer is scanned as the bytes it holds: in a ``.gz``,
+``.bz2``, ``.xz``, ``.zst`` or ``.tar.gz`` written during the build, in a zip-based archive
+(``.whl``, ``.zip``, ``.jar``, ``.egg``) with deflated members, in a ``.deb``/``.rpm``
+payload or a git pack, a canary that was compressed is not found, and neither are the pattern
+and credential-file rules applied to the files inside.  What such files store uncompressed is
+still searched: zip member names (zip headers and central directory), zip members stored
+without compression, and the contents of an uncompressed ``.tar``.  "Every byte of every
+file" above means every byte as stored in the layer.
+
 Both policies are reported in the JSON output and both are switched off by ``strict=True``
 (``--strict``).
 """

@@ -576,8 +576,8 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
         if strict
         else "package trees: installer-written files only",
         "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
-        "canaries": "every byte of every file, names, link targets, pax records, config, "
-        "manifests, attestations",
+        "canaries": "every byte of every file as stored (compressed files inside a layer are "
+        "not decompressed), names, link targets, pax records, config, manifests, attestations",
         "canary_base64_forms": "everywhere (line-wrapped base64: text files)"
         if strict
         else "text files and binaries up to 1 MiB (raw and percent forms: everywhere); "
