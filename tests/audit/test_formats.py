@@ -145,3 +145,31 @@ def test_image_reference_task_error_is_exit_2(monkeypatch, capsys):
     assert audit.main(["local/none:1"]) == 2
     err = capsys.readouterr().err
     assert "no such image" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["/nonexistent/image.tar", "./out/image.tar", "../image", "out/image.tar.gz", "a/b.tgz"],
+)
+def test_missing_path_is_no_such_file_not_a_reference(monkeypatch, capsys, source):
+    calls = []
+
+    @contextlib.contextmanager
+    def saved_archive(reference):
+        calls.append(reference)
+        yield
+
+    fake = types.ModuleType("image_tasks.engines")
+    fake.saved_archive = saved_archive
+    monkeypatch.setitem(sys.modules, "image_tasks.engines", fake)
+    import image_tasks
+
+    monkeypatch.setattr(image_tasks, "engines", fake, raising=False)
+    monkeypatch.chdir(Path(__file__).parent)
+    assert audit.main([source]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and source in err
+    assert calls == []
+    from image_tasks.audit.runner import looks_like_path
+
+    assert not looks_like_path("local/app:latest") and not looks_like_path("image.tar")

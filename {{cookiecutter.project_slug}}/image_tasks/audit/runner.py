@@ -553,6 +553,11 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
                 audit.read_archive(handle, f"the archive {source!r}")
         except OSError as exc:
             raise AuditError(f"cannot read {source!r} ({exc.strerror}).") from None
+    elif looks_like_path(source):
+        raise AuditError(
+            f"no such file: {source!r}; check the path (it looks like a file path, so it is "
+            "not tried as an image reference)."
+        )
     else:
         _read_reference(audit, source)
     try:
@@ -604,6 +609,14 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
             )
         )
     return report
+
+
+def looks_like_path(source: str) -> bool:
+    """Does a SOURCE that names nothing on disk look like a mistyped path rather than an
+    image reference (which never starts with '/', './', '../' nor ends with '.tar')?"""
+    return "/" in source and (
+        source.startswith(("/", "./", "../")) or source.endswith((".tar", ".tar.gz", ".tgz"))
+    )
 
 
 def _read_reference(audit: Audit, reference: str) -> None:
