@@ -179,6 +179,14 @@ class _NetrcLexer:
             self.line += 1
         return line
 
+    def skipped_comment(self, word: str, line: int) -> bool:
+        """Where a keyword is expected, '#' starts a comment to the end of its line: skip it."""
+        if not word.startswith("#"):
+            return False
+        if self.line == line:
+            self.rest_of_line()
+        return True
+
 
 def parse_netrc(text: str) -> list[NetrcEntry]:
     """Parse netrc text as Python's ``netrc`` module does, but leniently (an unknown token is
@@ -195,9 +203,7 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
         word = lex.token()
         if word is None:
             break
-        if word.startswith("#"):
-            if lex.line == line:
-                lex.rest_of_line()
+        if lex.skipped_comment(word, line):
             continue
         if word == "macdef":
             lex.token()  # the macro's name
@@ -216,9 +222,7 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
             word = lex.token()
             if word is None:
                 break
-            if word.startswith("#"):
-                if lex.line == line:
-                    lex.rest_of_line()
+            if lex.skipped_comment(word, line):
                 continue
             if word in ("machine", "default", "macdef"):
                 lex.pushed.append(word)

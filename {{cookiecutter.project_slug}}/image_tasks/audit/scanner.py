@@ -322,12 +322,16 @@ class Scanner:
                 text_rules = self.package_rules
             self._patterns(buf, s, e, text_rules, path, blob, findings, set(), {}, result)
         file_rules = self._file_rules_for(path, e - s)
-        if file_rules:
-            collected = bytes(buf[s : min(e, s + COLLECT_LIMIT)])
-            for rule in file_rules:
-                self._check_file_rule(
-                    rule, collected, "/" + printable(path), member.size, blob, findings
-                )
+        collected = bytes(buf[s : min(e, s + COLLECT_LIMIT)]) if file_rules else b""
+        self._finish_file(path, member, blob, file_rules, collected, findings, before, result)
+
+    def _finish_file(self, path, member, blob, file_rules, collected, findings, before, result):
+        """Apply the path-based file rules to the collected head of the file, then cap the
+        file's findings (the rest becomes a note)."""
+        for rule in file_rules:
+            self._check_file_rule(
+                rule, collected, "/" + printable(path), member.size, blob, findings
+            )
         if len(findings) - before > MAX_FINDINGS_PER_FILE:
             extra = len(findings) - before - MAX_FINDINGS_PER_FILE
             del findings[before + MAX_FINDINGS_PER_FILE :]
@@ -507,16 +511,7 @@ class Scanner:
                     tail = bytes(buf[max(s, e - overlap) : e])
                 if text:
                     carry = bytes(buf[max(s, e - OVERLAP) : e])
-        for rule in file_rules:
-            self._check_file_rule(
-                rule, collected, "/" + printable(path), member.size, blob, findings
-            )
-        if len(findings) - before > MAX_FINDINGS_PER_FILE:
-            extra = len(findings) - before - MAX_FINDINGS_PER_FILE
-            del findings[before + MAX_FINDINGS_PER_FILE :]
-            result.notes.append(
-                f"/{printable(path)}: {extra} more finding(s) in this file not listed"
-            )
+        self._finish_file(path, member, blob, file_rules, collected, findings, before, result)
 
     def _patterns(self, buf, s, e, rules, shown, blob, findings, found, candidates, result):
         for rule in rules:
