@@ -128,10 +128,15 @@ def make_synthetic(directory: Path, size_mb: int, seed: int = 7) -> Path:
                 used += len(pyc)
             i += 1
 
+    def noise(size: int) -> bytes:
+        # random bytes, built from 64 MiB blocks: randbytes overflows past 256 MiB
+        block = 64 << 20
+        return b"".join(rng.randbytes(min(block, size - at)) for at in range(0, size, block))
+
     def ray():  # 3: Ray: a few big .so-like blobs with some strings in them
         for n, share in enumerate((0.4, 0.3, 0.2, 0.1)):
             size = int(big * share)
-            yield f"{site}/ray/lib{n}.so", rng.randbytes(size - 4096) + texts[n][:4096]
+            yield f"{site}/ray/lib{n}.so", noise(size - 4096) + texts[n][:4096]
 
     def app():
         yield "home/ray/app/main.py", texts[0][:3000]
