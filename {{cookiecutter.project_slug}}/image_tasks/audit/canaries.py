@@ -179,13 +179,16 @@ class _NetrcLexer:
             self.line += 1
         return line
 
-    def skipped_comment(self, word: str, line: int) -> bool:
-        """Where a keyword is expected, '#' starts a comment to the end of its line: skip it."""
-        if not word.startswith("#"):
-            return False
-        if self.line == line:
-            self.rest_of_line()
-        return True
+    def word(self) -> str | None:
+        """The next token where a keyword is expected; there '#' starts a comment to the end of
+        its line, which is skipped."""
+        while True:
+            line = self.line
+            word = self.token()
+            if word is None or not word.startswith("#"):
+                return word
+            if self.line == line:
+                self.rest_of_line()
 
 
 def parse_netrc(text: str) -> list[NetrcEntry]:
@@ -198,13 +201,7 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
     """
     entries: list[NetrcEntry] = []
     lex = _NetrcLexer(text)
-    while True:
-        line = lex.line
-        word = lex.token()
-        if word is None:
-            break
-        if lex.skipped_comment(word, line):
-            continue
+    while (word := lex.word()) is not None:
         if word == "macdef":
             lex.token()  # the macro's name
             while lex.pos < len(text) and lex.rest_of_line() != "\n":
@@ -217,13 +214,7 @@ def parse_netrc(text: str) -> list[NetrcEntry]:
         else:
             continue  # netrc raises "bad toplevel token" here
         fields: dict[str, str | None] = {"login": None, "password": None, "account": None}
-        while True:
-            line = lex.line
-            word = lex.token()
-            if word is None:
-                break
-            if lex.skipped_comment(word, line):
-                continue
+        while (word := lex.word()) is not None:
             if word in ("machine", "default", "macdef"):
                 lex.pushed.append(word)
                 break

@@ -171,6 +171,22 @@ class Scanner:
         return hits
 
     # -- patterns on short texts (names, config strings) ------------------------------------
+    def pattern_findings(
+        self, data: bytes, path: str, where: str, location: str, blob, rules=PATTERN_RULES
+    ) -> list[Finding]:
+        """A finding for each real pattern match in a short text (a record, a target, a value)."""
+        return [
+            Finding(
+                rule.id,
+                path,
+                f"{rule.title} in {where}",
+                excerpt=self._pattern_excerpt(data, 0, len(data), m),
+                location=location,
+                blob=blob,
+            )
+            for rule, m in self.patterns_in_text(data, rules)
+        ]
+
     def patterns_in_text(self, data: bytes, rules: Iterable[Rule] = PATTERN_RULES):
         """Yield (rule, match) for real (non-placeholder) matches in a short text."""
         for rule in rules:
@@ -372,17 +388,9 @@ class Scanner:
                         )
                     )
             if value.translate(None, b"0123456789.-").strip():  # not a number (mtime, uid...)
-                for rule, m in self.patterns_in_text(data, rules):
-                    findings.append(
-                        Finding(
-                            rule.id,
-                            path,
-                            f"{rule.title} in the pax record {shown}",
-                            excerpt=self._pattern_excerpt(data, 0, len(data), m),
-                            location=location,
-                            blob=blob,
-                        )
-                    )
+                findings += self.pattern_findings(
+                    data, path, f"the pax record {shown}", location, blob, rules
+                )
         return findings
 
     def _scan_link(self, member, blob: str, result: LayerResult) -> None:
@@ -399,19 +407,10 @@ class Scanner:
                     blob=blob,
                 )
             )
-        for rule, m in self.patterns_in_text(
-            link, [r for r in PATTERN_RULES if r.id == "url-credentials"]
-        ):
-            result.findings.append(
-                Finding(
-                    rule.id,
-                    path,
-                    f"{rule.title} in a {member.kind} target",
-                    excerpt=self._pattern_excerpt(link, 0, len(link), m),
-                    location="link",
-                    blob=blob,
-                )
-            )
+        result.findings += self.pattern_findings(
+            link, path, f"a {member.kind} target", "link", blob,
+            [r for r in PATTERN_RULES if r.id == "url-credentials"],
+        )  # fmt: skip
 
     def _file_rules_for(self, path: str, size: int):
         rules = FILE_RULES_BY_NAME.get(path[path.rfind("/") + 1 :])
@@ -595,17 +594,7 @@ class Scanner:
                         blob=blob,
                     )
                 )
-            for rule, m in self.patterns_in_text(data):
-                findings.append(
-                    Finding(
-                        rule.id,
-                        shown,
-                        f"{rule.title} in {location}",
-                        excerpt=self._pattern_excerpt(data, 0, len(data), m),
-                        location=location,
-                        blob=blob,
-                    )
-                )
+            findings += self.pattern_findings(data, shown, location, location, blob)
             for name, secret in _assignments(key, value):
                 if _secret_variable(name, secret):
                     self.scrub.add(secret)
