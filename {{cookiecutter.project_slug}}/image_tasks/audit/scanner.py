@@ -474,37 +474,18 @@ class Scanner:
                 findings.append(self._content_hit(k, path, blob, hit, lo, hi, i))
             # patterns, on text files
             if text:
+                # the carried tail of the previous piece lets matches span the boundary
                 if carry:
-                    window = carry + bytes(buf[s:e])
-                    if wrapped is not None:
-                        self._wrapped(window, 0, len(window), path, blob, findings, wrapped)
-                    self._patterns(
-                        window,
-                        0,
-                        len(window),
-                        text_rules,
-                        path,
-                        blob,
-                        findings,
-                        found_patterns,
-                        candidates,
-                        result,
-                    )
+                    data = carry + bytes(buf[s:e])
+                    lo, hi = 0, len(data)
                 else:
-                    if wrapped is not None:
-                        self._wrapped(buf, s, e, path, blob, findings, wrapped)
-                    self._patterns(
-                        buf,
-                        s,
-                        e,
-                        text_rules,
-                        path,
-                        blob,
-                        findings,
-                        found_patterns,
-                        candidates,
-                        result,
-                    )
+                    data, lo, hi = buf, s, e
+                if wrapped is not None:
+                    self._wrapped(data, lo, hi, path, blob, findings, wrapped)
+                self._patterns(
+                    data, lo, hi, text_rules, path, blob, findings, found_patterns, candidates,
+                    result,
+                )  # fmt: skip
             if stream.remaining:
                 if overlap:
                     tail = bytes(buf[max(s, e - overlap) : e])
