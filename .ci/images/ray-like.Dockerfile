@@ -1,5 +1,6 @@
 # A stand-in for rayproject/ray, built offline for the template's tests: user ray (uid 1000, gid 100),
-# HOME /home/ray, its own Python environment first on PATH and writable by ray, uv and Ray installed.
+# HOME /home/ray, its own Python environment first on PATH and writable by ray, uv and ray[default]
+# (the dashboard and job server, as in the official images) installed.
 # The wheelhouse is bind-mounted from the build context, so no wheel lands in a layer.
 ARG PYTHON_IMAGE=local/python:3.11-bookworm
 FROM ${PYTHON_IMAGE}
@@ -11,5 +12,5 @@ ENV HOME=/home/ray \
 WORKDIR /home/ray
 RUN python3 -m venv /home/ray/anaconda3
 RUN --mount=type=bind,source=.,target=/wheelhouse \
-    pip install --no-cache-dir --no-index --find-links /wheelhouse "ray==${RAY_VERSION}" uv
+    pip install --no-cache-dir --no-index --find-links /wheelhouse "ray[default]==${RAY_VERSION}" uv
 CMD ["/bin/bash"]
