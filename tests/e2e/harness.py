@@ -6,12 +6,22 @@ import gzip
 import hashlib
 import io
 import os
+import secrets
 import subprocess
 import sys
 import tarfile
 import time
 import zipfile
 from pathlib import Path
+
+# Image tags of this run carry it: runs from two clones on one machine never share an image.
+RUN = secrets.token_hex(3)
+
+
+def tag(name: str, tag: str = "dev") -> str:
+    """A local image reference unique to this test run."""
+    return f"localhost/{name}-{RUN}:{tag}"
+
 
 # How each engine is reached: "docker" puts Debian's docker CLI (20.10, BuildKit built in) first.
 ENGINE_PATHS = {

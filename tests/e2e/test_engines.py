@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from baking import tool
-from harness import canary_places, engine_env, run, save_image
+from harness import canary_places, engine_env, run, save_image, tag
 
 ENGINES = ("buildx", "docker", "podman")
 TIMINGS = Path(__file__).resolve().parents[2] / ".e2e-timings.json"
@@ -28,7 +28,7 @@ def repository(baked_e2e) -> Path:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_nox_builds_audits_and_tests(engine, repository, local_index, tmp_path):
     _, netrc, password = local_index
-    image = f"localhost/e2e-{engine}:dev"
+    image = tag(f"e2e-{engine}")
     env = engine_env(engine, IMAGE=image, NETRC=str(netrc))
     if engine == "docker":
         client = subprocess.run(
@@ -60,7 +60,7 @@ def test_nox_builds_audits_and_tests(engine, repository, local_index, tmp_path):
 @pytest.mark.engine
 def test_invoke_tasks_do_the_same(repository, local_index):
     _, netrc, password = local_index
-    env = engine_env("buildx", IMAGE="localhost/e2e-invoke:dev", NETRC=str(netrc))
+    env = engine_env("buildx", IMAGE=tag("e2e-invoke"), NETRC=str(netrc))
     status, output, _ = run([tool("invoke"), "build", "audit", "test"], cwd=repository, env=env)
     assert status == 0, output[-6000:]
     assert "4 passed" in output and password not in output
@@ -75,12 +75,13 @@ def test_independent_scan_finds_a_planted_canary(provisioned, tmp_path):
     (context / "Dockerfile").write_text(
         f"FROM {provisioned['RAYRT_PYTHON_IMAGE']}\nCOPY netrc /root/.netrc\nRUN rm /root/.netrc\n"
     )
+    image = tag("e2e-planted")
     subprocess.run(
-        ["docker", "build", "--network=host", "-t", "localhost/e2e-planted:dev", str(context)],
+        ["docker", "build", "--network=host", "-t", image, str(context)],
         check=True, capture_output=True, env=engine_env("buildx"),
     )  # fmt: skip
     archive = tmp_path / "planted.tar"
-    save_image("buildx", "localhost/e2e-planted:dev", archive)
+    save_image("buildx", image, archive)
     places = canary_places(archive, secret)
     assert any(place.endswith("root/.netrc") for place in places), places
 
@@ -103,7 +104,7 @@ def test_template_options_build_audit_and_test(
         answers = {**answers, "base_image": provisioned["RAYRT_PYTHON_IMAGE"]}
     repository = baked_e2e(**answers)
     _, netrc, password = local_index
-    image = f"localhost/e2e-variant-{engine}:dev"
+    image = tag(f"e2e-variant-{engine}")
     env = engine_env(engine, IMAGE=image, NETRC=str(netrc))
     status, output, _ = run([tool("nox"), "-s", "build", "audit", "test"], cwd=repository, env=env)
     assert status == 0, output[-6000:]

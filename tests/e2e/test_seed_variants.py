@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from baking import bake
-from harness import engine_env
+from harness import engine_env, tag
 
 NETRC_HOST = "nexus.example.com"
 # Layer 0 is the base image's one layer; each variant's first file-writing step is layer 1.
@@ -79,7 +79,7 @@ def test_leaking_variant_is_flagged(
     (tmp_path / "netrc").write_text(netrc.read_text())
     text = f"FROM {base}\n" + dockerfile.format(password=password, base=base)
     (tmp_path / "Dockerfile").write_text(text)
-    image = f"localhost/seed-{abs(hash(text)) % 10**8}:leaky"
+    image = tag(f"seed-{abs(hash(text)) % 10**8}", "leaky")
     url = f"https://deploy:{password}@{NETRC_HOST}/simple/"
     subprocess.run(
         # --no-cache: a changed secret does not invalidate the cache, and each run has its own.
@@ -102,7 +102,7 @@ def test_copied_then_removed_file_names_both_layers(provisioned, auditor, creden
     (tmp_path / "Dockerfile").write_text(
         f"FROM {provisioned['RAYRT_PYTHON_IMAGE']}\nCOPY netrc /root/.netrc\nRUN rm /root/.netrc\n"
     )
-    image = "localhost/seed-deleted:leaky"
+    image = tag("seed-deleted", "leaky")
     subprocess.run(
         ["docker", "build", "--network=host", "-t", image, str(tmp_path)],
         check=True, capture_output=True, env=engine_env("buildx"),
