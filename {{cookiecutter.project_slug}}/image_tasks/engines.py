@@ -66,8 +66,33 @@ class Engine:
         return [*argv, "--tag", image, "--file", str(dockerfile), str(context)]
 
     def run_argv(self, image: str, command: Sequence[str]) -> list[str]:
-        # No network: what runs in the image must not need the index, or anything else.
-        return [self.program, "run", "--rm", "--network=none", "--shm-size=1g", image, *command]
+        # No network: what runs in the image must not need the index, or anything else. Never
+        # pull: a missing local image must not be replaced by whatever the registry holds.
+        return [
+            self.program, "run", "--rm", "--pull=never", "--network=none", "--shm-size=1g",
+            image, *command,
+        ]  # fmt: skip
+
+    def image_id(self, image: str) -> str | None:
+        """The local image's ID (its config digest, ``sha256:...``), or None if it is not in
+        this engine's store. Never asks a registry."""
+        argv = [self.program, "image", "inspect", "--format", "{{.Id}}", image]
+        result = self.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            return None
+        found = result.stdout.strip()
+        return found if found.startswith("sha256:") else f"sha256:{found}"
+
+    def require_image(self, image: str) -> str:
+        """The local image's ID, or a TaskError that says to build it first."""
+        found = self.image_id(image)
+        if found is None:
+            raise TaskError(
+                f"The image {image} is not in {self.name}'s local store. Build it first "
+                "(nox -s build), or name an image that exists locally with --image or IMAGE; "
+                "the tasks never pull it from a registry."
+            )
+        return found
 
     def save_argv(self, image: str, archive: Path) -> list[str]:
         extra = ["--format", "docker-archive"] if self.program == "podman" else []
@@ -160,6 +185,7 @@ _PROBES = {"buildx": _buildx, "docker": _docker, "podman": _podman}
 def saved_archive(image: str, engine: Engine | None = None) -> Iterator[Path]:
     """The image saved as a docker-archive in a private temporary directory, removed afterwards."""
     engine = engine or detect(os.environ.get("IMAGE_ENGINE"))
+    engine.require_image(image)
     with tempfile.TemporaryDirectory(prefix="image-audit-") as directory:
         archive = Path(directory) / "image.tar"
         result = engine.run(engine.save_argv(image, archive), stderr=subprocess.PIPE, text=True)
