@@ -2,6 +2,7 @@
 
 invoke build --netrc ~/.netrc
 invoke audit test lint
+invoke publish --tag ghcr.io/acme/ray-runtime:1.0
 """
 
 from invoke import Collection, Exit, task
@@ -42,6 +43,16 @@ def test(c, image=None, engine=None):
     run_task("test", *options(image=image, engine=engine))
 
 
+@task(
+    help={"image": "image reference", "engine": "buildx|docker|podman", "tag": "push as REF"},
+    iterable=["tag"],
+)
+def publish(c, image=None, engine=None, tag=None):
+    """Push the image a clean audit read, check the registry serves exactly it, pin its digest."""
+    tags = [item for ref in tag or () for item in ("--tag", ref)]
+    run_task("publish", *options(image=image, engine=engine), *tags)
+
+
 @task
 def lint(c):
     """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
@@ -54,4 +65,4 @@ def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
     run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
 
 
-namespace = Collection(build, audit, test, lint, index)
+namespace = Collection(build, audit, test, publish, lint, index)

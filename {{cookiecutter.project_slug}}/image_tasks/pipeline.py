@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from image_tasks import audit as leak_audit
-from image_tasks import credentials, engines, settings, validation
+from image_tasks import audit_records, credentials, engines, settings, validation
 from image_tasks.errors import TaskError
 
 
@@ -76,7 +76,9 @@ def audit(
     output: str | None = None,
 ) -> int:
     """Save the image and audit every layer, its config and history, with the netrc's secrets as
-    canaries. Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
+    canaries; record the verdict against the image's config digest, which publish checks.
+
+    Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc)
     canary = (
@@ -88,9 +90,20 @@ def audit(
     reports = ["--format", output_format] + (["--output", output] if output else [])
     if os.environ.get("AUDIT_SARIF"):
         reports += ["--sarif", os.environ["AUDIT_SARIF"]]
+    audit_records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
+    audit_records.REPORT.parent.mkdir(exist_ok=True)
+    reports += ["--json", str(audit_records.REPORT), "--display-name", config.image]
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
-        return leak_audit.main([str(archive), *canary, *reports])
+        status = leak_audit.main([str(archive), *canary, *reports])
+    if status in (0, 1):
+        for record in audit_records.record_report(config.image):
+            print(
+                f"Recorded: {record.config_digest} audited {record.verdict} "
+                f"({audit_records.RECORDS.relative_to(settings.PROJECT_ROOT)}).",
+                file=sys.stderr,
+            )
+    return status
 
 
 def test(
