@@ -21,10 +21,17 @@ def options(**values: str | None) -> list[str]:
     return [item for key, value in values.items() if value for item in (f"--{key}", value)]
 
 
-@task(help={"netrc": "netrc path", "engine": "buildx|docker|podman", "no_cache": "rebuild all"})
-def build(c, netrc=None, image=None, engine=None, no_cache=False):
+@task(
+    help={
+        "netrc": "netrc path",
+        "engine": "buildx|docker|podman",
+        "no_cache": "rebuild all",
+        "no_index_check": "do not ask the index from this machine first",
+    }
+)
+def build(c, netrc=None, image=None, engine=None, no_cache=False, no_index_check=False):
     """Build the image, the private index credential mounted as a BuildKit secret."""
-    flags = ["--no-cache"] if no_cache else []
+    flags = ["--no-cache"] * no_cache + ["--no-index-check"] * no_index_check
     run_task("build", *options(netrc=netrc, image=image, engine=engine), *flags)
 
 

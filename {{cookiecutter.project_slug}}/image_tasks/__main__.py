@@ -45,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="rebuild every step (after rotating the credential, say)",
             )
+            sub.add_argument(
+                "--no-index-check",
+                dest="index_check",
+                action="store_false",
+                help="skip asking the index from this machine first (the build still checks)",
+            )
         if name == "audit":
             sub.add_argument(
                 "--format", dest="output_format", default="text", choices=("text", "json", "sarif")

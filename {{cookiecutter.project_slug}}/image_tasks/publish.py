@@ -83,9 +83,7 @@ def clean_record(image: str, local_id: str) -> audit_records.Record:
     return record
 
 
-def check_served(
-    reference: registry.Reference, manifest: registry.Manifest, audited: str
-) -> None:
+def check_served(reference: registry.Reference, manifest: registry.Manifest, audited: str) -> None:
     """Every platform image the registry serves under the tag must be an audited, clean one."""
     records = audit_records.load()
     unaudited = [
