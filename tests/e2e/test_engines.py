@@ -87,12 +87,25 @@ def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, 
 
 
 @pytest.mark.engine
-def test_invoke_tasks_do_the_same(repository, local_index):
+def test_invoke_tasks_do_the_same(repository, local_index, registry, tmp_path):
     _, netrc, password = local_index
-    env = engine_env("buildx", IMAGE=tag("e2e-invoke"), NETRC=str(netrc))
-    status, output, _ = run([tool("invoke"), "build", "audit", "test"], cwd=repository, env=env)
+    image = f"{registry.host}/e2e-{RUN}/invoke:dev"
+    env = engine_env("buildx", IMAGE=image, NETRC=str(netrc), **registry.user_env(tmp_path))
+    registry.login("buildx", env)
+    argv = [tool("invoke"), "build", "audit", "test", "publish"]
+    status, output, _ = run(argv, cwd=repository, env=env)
     assert status == 0, output[-6000:]
-    assert "4 passed" in output and password not in output
+    assert "4 passed" in output and password not in output and registry.password not in output
+    assert f"{registry.host}/e2e-{RUN}/invoke@sha256:" in output
+
+
+def test_publish_is_never_part_of_the_default_run(repository):
+    listing = subprocess.run(
+        [tool("nox"), "--list"], cwd=repository, capture_output=True, text=True, check=True
+    ).stdout
+    defaults = [line.split()[1] for line in listing.splitlines() if line.startswith("* ")]
+    assert defaults == ["build", "audit", "test"]
+    assert any(line.startswith("- publish") for line in listing.splitlines())
 
 
 def test_independent_scan_finds_a_planted_canary(provisioned, tmp_path):
