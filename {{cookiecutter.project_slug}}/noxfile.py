@@ -3,6 +3,7 @@
 nox                      build, audit, test (the default)
 nox -s build -- --netrc ~/.netrc
 nox -s lint
+nox -s build cluster     a local Ray cluster from the image: a head, 2 workers, a smoke job
 nox -s index -- --wheelhouse wheelhouse
 """
 
@@ -42,6 +43,12 @@ def audit(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """Run tests/ against the built image: imports, Ray remote tasks, no credential files."""
     run_task(session, "test", group="test")
+
+
+@nox.session(venv_backend="none")
+def cluster(session: nox.Session) -> None:
+    """Start a head and workers from the image, one container each; run a smoke job on all."""
+    run_task(session, "cluster")
 
 
 @nox.session

@@ -2,6 +2,7 @@
 
 invoke build --netrc ~/.netrc
 invoke audit test lint
+invoke cluster --workers 3
 """
 
 from invoke import Collection, Exit, task
@@ -42,6 +43,13 @@ def test(c, image=None, engine=None):
     run_task("test", *options(image=image, engine=engine))
 
 
+@task(help={"workers": "worker nodes (2)", "worker_image": "image for the workers"})
+def cluster(c, image=None, engine=None, workers=None, worker_image=None, timeout=None):
+    """Start a head and workers from the image, one container each; run a smoke job on all."""
+    values = {"workers": workers, "worker-image": worker_image, "timeout": timeout}
+    run_task("cluster", *options(image=image, engine=engine, **values))
+
+
 @task
 def lint(c):
     """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
@@ -54,4 +62,4 @@ def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
     run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
 
 
-namespace = Collection(build, audit, test, lint, index)
+namespace = Collection(build, audit, test, cluster, lint, index)

@@ -1,0 +1,119 @@
+"""Containers a task starts for one run and must never leave behind.
+
+Every container carries the task, the run and its owner (host and process) as labels, so the run
+removes exactly its own on success, failure, Ctrl-C and SIGTERM, and the next run of the task
+removes what a killed run (SIGKILL, a lost machine session) could not.
+"""
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from image_tasks.engines import Engine
+from image_tasks.errors import TaskError
+
+TASK_LABEL = "image-tasks.task"
+RUN_LABEL = "image-tasks.run"
+OWNER_LABEL = "image-tasks.owner"  # HOST:PID of the process that started the container
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_gone(owner: str) -> bool:
+    """True when the owner ran on this host and its process no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's run, or not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+@dataclass
+class Run:
+    """The containers of one run of a task, started through the engine."""
+
+    engine: Engine
+    task: str
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {TASK_LABEL: self.task, RUN_LABEL: self.run_id, OWNER_LABEL: _owner()}
+
+    def start(self, image: str, command: Sequence[str], *, name: str, shm_size: str) -> str:
+        """Start a detached container on the host network; return its id."""
+        argv = self.engine.start_argv(
+            image,
+            command,
+            name=f"{name}-{self.run_id}",
+            labels=self.labels,
+            network="host",
+            shm_size=shm_size,
+        )
+        result = self.engine.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise TaskError(
+                f"{self.engine.program} could not start the {name} container from {image} "
+                f"({result.stderr.strip()[-600:]}). Check that the image exists locally "
+                "(nox -s build) and that the engine can run containers with host networking."
+            )
+        return result.stdout.strip().splitlines()[-1]
+
+    def remove(self) -> None:
+        """Remove every container of this run, found by its label: also one whose start was
+        interrupted before its id came back."""
+        for _ in range(3):  # an interrupted `run` may still create its container meanwhile
+            mine = list(self.engine.containers(f"{RUN_LABEL}={self.run_id}"))
+            if not mine:
+                return
+            self.engine.remove_containers(mine)
+
+    def remove_leftovers(self) -> int:
+        """Remove this task's containers whose owning process is gone; return how many."""
+        stale = [
+            container
+            for container, labels in self.engine.containers(f"{TASK_LABEL}={self.task}").items()
+            if _owner_is_gone(labels.get(OWNER_LABEL, ""))
+        ]
+        self.engine.remove_containers(stale)
+        return len(stale)
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def run_of(engine: Engine, task: str) -> Iterator[Run]:
+    """A Run whose containers are all removed however the block ends; SIGTERM ends it like
+    Ctrl-C does (through the finally), and signals wait while the containers are removed."""
+    run = Run(engine, task)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        removed = run.remove_leftovers()
+        if removed:
+            print(
+                f"Removed {removed} container(s) left by an earlier {task} run that was killed.",
+                file=sys.stderr,
+            )
+        yield run
+    finally:
+        held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            run.remove()
+        finally:
+            for sig, handler in held.items():
+                signal.signal(sig, handler)
+            signal.signal(signal.SIGTERM, previous)
