@@ -14,14 +14,14 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from image_tasks import containers, engines, settings, validation
 from image_tasks.errors import TaskError
 from image_tasks.ray_jobs import Dashboard
 
-SMOKE_JOB = Path(__file__).with_name("smoke_job.py")
-REPORT = "NODE-REPORT "  # smoke_job.REPORT: smoke_job.py needs ray, so it is not imported here
+# The check the RayJob runs and the RayService serves, submitted as the smoke job.
+SMOKE_JOB = settings.PROJECT_ROOT / "deploy" / "app" / "runtime_check.py"
+REPORT = "NODE-REPORT "  # runtime_check.REPORT (it needs ray, so it is not imported here)
 MAX_WORKERS = 16
 SHM_SIZE = "512m"  # each node's /dev/shm: room for its object store below
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -193,6 +193,52 @@ def _problems(
     return problems
 
 
+def _smoke_job_inputs() -> tuple[str, list[str]]:
+    """The check's source and the private distributions' names, read before anything starts."""
+    requirements = settings.PROJECT_ROOT / "requirements.txt"
+    try:
+        source = SMOKE_JOB.read_text(encoding="utf-8")
+        text = requirements.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TaskError(
+            f"Cannot read {error.filename or 'a project file'} ({error.__class__.__name__}): the "
+            "cluster task needs requirements.txt and deploy/app/runtime_check.py; restore them "
+            "from the template."
+        ) from None
+    return source, validation.requirement_names(text)
+
+
+def _start(run: containers.Run, nodes: list[Node], dashboard: Dashboard, deadline: float) -> str:
+    """Start the head, then the workers once its dashboard answers; wait until all are alive.
+    Returns the head's Ray version, as its Jobs API reports it."""
+    engine = run.engine
+    head, *workers = nodes
+    started = {run.start(head.image, head.command, name="ray-head", shm_size=SHM_SIZE): head}
+    head_ray = _wait_for_head(engine, dashboard, head, next(iter(started)), deadline)
+    for node in workers:
+        name = f"ray-{node.name}"
+        started[run.start(node.image, node.command, name=name, shm_size=SHM_SIZE)] = node
+    _wait_for_nodes(engine, dashboard, started, deadline)
+    return head_ray
+
+
+def _smoke_job(
+    dashboard: Dashboard, source: str, distributions: list[str], run_id: str, timeout: float
+) -> dict[str, dict]:
+    """Submit the check through the Jobs API; its report for each node, by node address."""
+    submission = f"smoke-{run_id}"
+    dashboard.submit(shlex.join(["python3", "-c", source, *distributions]), submission)
+    status = dashboard.wait(submission, timeout)
+    logs = dashboard.logs(submission)
+    reports = {report["node_ip"]: report for report in _reports(logs)}
+    if not reports:  # it failed before reporting (a failing node reports, and fails the job)
+        raise TaskError(
+            f"The smoke job ended {status.get('status')} ({status.get('message')}) without "
+            f"reporting on any node. Its log ends:\n{logs[-3000:]}"
+        )
+    return reports
+
+
 def cluster(
     *,
     image: str | None = None,
@@ -211,48 +257,29 @@ def cluster(
     worker_image = validation.check_image(
         worker_image or config.image, what="worker image", allow_tag=True
     )
+    source, distributions = _smoke_job_inputs()
     chosen = engines.detect(config.engine)
     for reference in dict.fromkeys((config.image, worker_image)):
         chosen.require_image(reference)
     expected_ray = chosen.image_labels(config.image).get("io.ray.version")
-    requirements = settings.PROJECT_ROOT / "requirements.txt"
-    distributions = validation.requirement_names(requirements.read_text(encoding="utf-8"))
     nodes, url = plan(config.image, worker_image, workers)
     dashboard = Dashboard(url)
     start = time.monotonic()
     with containers.run_of(chosen, "cluster") as run:
-        deadline = start + timeout
         _say(f"Starting a Ray head and {_workers(workers)} from {config.image} on {chosen.name}.")
-        head, *rest = nodes
-        started = {run.start(head.image, head.command, name="ray-head", shm_size=SHM_SIZE): head}
-        head_ray = _wait_for_head(chosen, dashboard, head, next(iter(started)), deadline)
-        for node in rest:
-            name = f"ray-{node.name}"
-            started[run.start(node.image, node.command, name=name, shm_size=SHM_SIZE)] = node
-        _wait_for_nodes(chosen, dashboard, started, deadline)
+        head_ray = _start(run, nodes, dashboard, start + timeout)
         joined = time.monotonic() - start
         _say(f"All {len(nodes)} nodes alive after {joined:.0f} s; submitting the smoke job.")
-        entrypoint = shlex.join(["python3", "-c", SMOKE_JOB.read_text("utf-8"), *distributions])
-        submission = f"smoke-{run.run_id}"
-        dashboard.submit(entrypoint, submission)
-        status = dashboard.wait(submission, timeout)
-        logs = dashboard.logs(submission)
-        if status.get("status") != "SUCCEEDED":
-            raise TaskError(
-                f"The smoke job {status.get('status')}: {status.get('message')}. Its log ends:\n"
-                f"{logs[-3000:]}"
-            )
-        by_ip = {report["node_ip"]: report for report in _reports(logs)}
+        reports = _smoke_job(dashboard, source, distributions, run.run_id, timeout)
         for node in nodes:
-            print(_node_line(node.name, by_ip.get(node.ip, {"error": "no report"})))
-        problems = _problems(by_ip, nodes, expected_ray, head_ray)
+            print(_node_line(node.name, reports.get(node.ip, {"error": "no report"})))
+        problems = _problems(reports, nodes, expected_ray, head_ray)
         if problems:
             raise TaskError(
-                "The cluster smoke job found problems: "
-                + "; ".join(problems)
-                + f". See {WORKER_HELP}."
+                f"The smoke job found: {'; '.join(problems)}. Every node must run an image built "
+                f"from this repository (nox -s build) with the same Ray; see {WORKER_HELP}."
             )
-        versions = next(iter(by_ip.values()))
+        versions = next(iter(reports.values()))
         print(
             f"PASS: {len(nodes)} nodes (a head and {_workers(workers)}) from {config.image} joined "
             f"in {joined:.0f} s and each ran the smoke job, importing "

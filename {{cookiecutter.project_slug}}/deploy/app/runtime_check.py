@@ -1,10 +1,13 @@
-"""The cluster task's smoke job: the Jobs API runs it on the head, in the image, as the driver.
+"""Every node of a Ray cluster from this image imports every private package: the check that
+`nox -s cluster` submits through the Jobs API, the RayJob runs and the RayService serves.
 
-Not imported by the tasks (it needs ray): cluster.py sends this file's text as the entrypoint
-``python3 -c SOURCE DISTRIBUTION...``. It runs one task pinned to every alive
-node (node affinity, not soft); each imports every top-level module of the private
-distributions and reports its node, Ray and Python versions and its user. The driver prints one
-JSON line per node, each starting with REPORT, and leaves the verdict to the cluster task.
+python3 runtime_check.py [DISTRIBUTION...]   a task pinned to every alive node (node affinity,
+                                             not soft); one REPORT line a node, as JSON
+runtime_check:app                            the Serve application (import_path): GET / answers
+                                             the report of the replica's node
+
+Distributions come from the arguments, else from PRIVATE_DISTRIBUTIONS (space-separated: the
+manifests set it). Standard library and ray only; runs in the image, never on the host.
 """
 
 import importlib
@@ -16,7 +19,6 @@ import pwd
 import sys
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 REPORT = "NODE-REPORT "
 TASK_TIMEOUT_S = 120
@@ -32,23 +34,22 @@ def top_level_modules(distribution: importlib.metadata.Distribution) -> list[str
     return sorted(set(names) - {"__pycache__"})
 
 
-@ray.remote(num_cpus=1)
-def probe(distributions: list[str]) -> dict:
+def node_report(distributions: list[str]) -> dict:
+    """This node's Ray and Python, its user, and what each private distribution imports."""
     imported, missing = [], {}
     for name in distributions:
         try:
             for module in top_level_modules(importlib.metadata.distribution(name)):
                 importlib.import_module(module)
                 imported.append(module)
-        except Exception as error:  # reported per package; the task judges
+        except Exception as error:  # reported per package; the caller judges
             missing[name] = f"{type(error).__name__}: {error}"
     try:
         user = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:  # an arbitrary uid (OpenShift) has no passwd entry
         user = str(os.getuid())
-    context = ray.get_runtime_context()
     return {
-        "node_id": context.get_node_id(),
+        "node_id": ray.get_runtime_context().get_node_id(),
         "node_ip": ray.util.get_node_ip_address(),
         "ray": ray.__version__,
         "python": platform.python_version(),
@@ -60,22 +61,42 @@ def probe(distributions: list[str]) -> dict:
     }
 
 
-def main(distributions: list[str]) -> None:
+def main(distributions: list[str]) -> int:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     ray.init(log_to_driver=False)
-    nodes = [node for node in ray.nodes() if node["Alive"]]
+    probe = ray.remote(num_cpus=1)(node_report)
     pinned = {
         node["NodeManagerAddress"]: probe.options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
         ).remote(distributions)
-        for node in nodes
+        for node in ray.nodes()
+        if node["Alive"]
     }
+    failed = False
     for node_ip, result in pinned.items():
         try:
             report = ray.get(result, timeout=TASK_TIMEOUT_S)
         except Exception as error:  # the node's failure is its report
             report = {"node_ip": node_ip, "error": f"{type(error).__name__}: {error}"[:2000]}
+        failed = failed or "error" in report or bool(report["missing"])
         print(REPORT + json.dumps(report), flush=True)
+    return 1 if failed else 0
+
+
+def app(args: dict):
+    """The Serve application builder (serveConfigV2 import_path runtime_check:app)."""
+    from ray import serve
+
+    distributions = args.get("distributions") or os.environ.get("PRIVATE_DISTRIBUTIONS", "").split()
+
+    @serve.deployment
+    class RuntimeCheck:
+        def __call__(self, request) -> dict:
+            return node_report(distributions)
+
+    return RuntimeCheck.bind()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:] or os.environ.get("PRIVATE_DISTRIBUTIONS", "").split()))
