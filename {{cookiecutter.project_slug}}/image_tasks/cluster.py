@@ -8,20 +8,18 @@ is published. No registry, no Kubernetes.
 """
 
 import contextlib
-import json
 import shlex
 import socket
 import sys
 import time
 from dataclasses import dataclass
 
-from image_tasks import containers, engines, settings, validation
+from image_tasks import containers, engines, settings, smoke_report, validation
 from image_tasks.errors import TaskError
 from image_tasks.ray_jobs import Dashboard
 
 # The check the RayJob runs and the RayService serves, submitted as the smoke job.
 SMOKE_JOB = settings.PROJECT_ROOT / "deploy" / "app" / "runtime_check.py"
-REPORT = "NODE-REPORT "  # runtime_check.REPORT (it needs ray, so it is not imported here)
 MAX_WORKERS = 16
 SHM_SIZE = "512m"  # each node's /dev/shm: room for its object store below
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -58,23 +56,13 @@ def plan(image: str, worker_image: str, workers: int) -> tuple[list[Node], str]:
         "--disable-usage-stats",
     )  # fmt: skip
     head_ip = _address(0)
-    head = Node(
-        "head",
-        head_ip,
-        image,
-        (
-            "ray",
-            "start",
-            "--head",
-            f"--node-ip-address={head_ip}",
-            f"--port={gcs}",
-            f"--dashboard-host={head_ip}",
-            f"--dashboard-port={dashboard}",
-            f"--ray-client-server-port={client}",
-            f"--dashboard-agent-listen-port={agents[0]}",
-            *common,
-        ),
+    head_command = (
+        "ray", "start", "--head", f"--node-ip-address={head_ip}", f"--port={gcs}",
+        f"--dashboard-host={head_ip}", f"--dashboard-port={dashboard}",
+        f"--ray-client-server-port={client}", f"--dashboard-agent-listen-port={agents[0]}",
+        *common,
     )  # fmt: skip
+    head = Node("head", head_ip, image, head_command)
     nodes = [head]
     for number in range(1, workers + 1):
         ip = _address(number)
@@ -146,53 +134,6 @@ def _wait_for_head(
     )
 
 
-def _reports(logs: str) -> list[dict]:
-    return [
-        json.loads(line[len(REPORT) :]) for line in logs.splitlines() if line.startswith(REPORT)
-    ]
-
-
-def _node_line(node_name: str, report: dict) -> str:
-    if "error" in report:
-        return f"  {node_name:<10} {report.get('node_ip', '?'):<11} FAILED  {report['error']}"
-    missing = ", ".join(report["missing"]) or "-"
-    return (
-        f"  {node_name:<10} {report['node_ip']:<11} Ray {report['ray']}  Python {report['python']}"
-        f"  user {report['user']} ({report['uid']}:{report['gid']})"
-        f"  imported {' '.join(report['imported']) or '-'}"
-        + (f"  MISSING {missing}" if report["missing"] else "")
-    )
-
-
-def _problems(
-    reports: dict[str, dict], nodes: list[Node], expected_ray: str | None, head_ray: str
-) -> list[str]:
-    problems = []
-    for node in nodes:
-        report = reports.get(node.ip)
-        if report is None:
-            problems.append(f"{node.name} ({node.ip}) ran no smoke task")
-        elif "error" in report:
-            problems.append(f"{node.name} ({node.ip}): its task failed: {report['error']}")
-        else:
-            for name, why in report["missing"].items():
-                problems.append(
-                    f"{node.name} ({node.ip}, image {node.image}) cannot import the private "
-                    f"package {name} ({why})"
-                )
-    ok = [r for r in reports.values() if "error" not in r]
-    ray_versions = {r["ray"] for r in ok} | {head_ray} | ({expected_ray} if expected_ray else set())
-    if len(ray_versions) > 1:
-        problems.append(
-            f"Ray versions differ: {', '.join(sorted(ray_versions))} (nodes, the head's job "
-            "server and the image's io.ray.version label, which is the manifests' rayVersion)"
-        )
-    pythons = {r["python"] for r in ok}
-    if len(pythons) > 1:
-        problems.append(f"Python versions differ between nodes: {', '.join(sorted(pythons))}")
-    return problems
-
-
 def _smoke_job_inputs() -> tuple[str, list[str]]:
     """The check's source and the private distributions' names, read before anything starts."""
     requirements = settings.PROJECT_ROOT / "requirements.txt"
@@ -230,7 +171,7 @@ def _smoke_job(
     dashboard.submit(shlex.join(["python3", "-c", source, *distributions]), submission)
     status = dashboard.wait(submission, timeout)
     logs = dashboard.logs(submission)
-    reports = {report["node_ip"]: report for report in _reports(logs)}
+    reports = smoke_report.by_address(logs)
     if not reports:  # it failed before reporting (a failing node reports, and fails the job)
         raise TaskError(
             f"The smoke job ended {status.get('status')} ({status.get('message')}) without "
@@ -272,8 +213,8 @@ def cluster(
         _say(f"All {len(nodes)} nodes alive after {joined:.0f} s; submitting the smoke job.")
         reports = _smoke_job(dashboard, source, distributions, run.run_id, timeout)
         for node in nodes:
-            print(_node_line(node.name, reports.get(node.ip, {"error": "no report"})))
-        problems = _problems(reports, nodes, expected_ray, head_ray)
+            print(smoke_report.line(node.name, reports.get(node.ip, {"error": "no report"})))
+        problems = smoke_report.problems(reports, nodes, expected_ray, head_ray)
         if problems:
             raise TaskError(
                 f"The smoke job found: {'; '.join(problems)}. Every node must run an image built "

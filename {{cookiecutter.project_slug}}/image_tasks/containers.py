@@ -66,8 +66,9 @@ class Run:
         if result.returncode != 0:
             raise TaskError(
                 f"{self.engine.program} could not start the {name} container from {image} "
-                f"({result.stderr.strip()[-600:]}). Check that the image exists locally "
-                "(nox -s build) and that the engine can run containers with host networking."
+                f"({result.stderr.strip()[-600:]}). The image must be in the local store (nox -s "
+                f"build) and have `{command[0]}` on its PATH, and the engine must allow host "
+                "networking."
             )
         return result.stdout.strip().splitlines()[-1]
 
