@@ -24,7 +24,11 @@ def run_task(session: nox.Session, task: str, group: str | None = None) -> None:
     if group:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
     python = "python" if group else sys.executable  # no packages needed: nox's own Python
-    session.run(python, "-m", "image_tasks", task, *session.posargs, external=True)
+    # On Ctrl-C a task removes what it started (containers, an index): nox's default 0.3 s before
+    # it escalates to SIGTERM and SIGKILL is too short for that.
+    session.run(
+        python, "-m", "image_tasks", task, *session.posargs, external=True, interrupt_timeout=60
+    )
 
 
 @nox.session(venv_backend="none")

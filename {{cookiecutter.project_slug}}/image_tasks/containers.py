@@ -11,6 +11,7 @@ import secrets
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -62,7 +63,10 @@ class Run:
             network="host",
             shm_size=shm_size,
         )
-        result = self.engine.run(argv, capture_output=True, text=True)
+        with _signals_deferred():
+            # Its own session: a terminal's Ctrl-C reaches this process alone, never an engine
+            # midway through creating a container (podman then leaves it half-made).
+            result = self.engine.run(argv, capture_output=True, text=True, start_new_session=True)
         if result.returncode != 0:
             raise TaskError(
                 f"{self.engine.program} could not start the {name} container from {image} "
@@ -75,11 +79,12 @@ class Run:
     def remove(self) -> None:
         """Remove every container of this run, found by its label: also one whose start was
         interrupted before its id came back."""
-        for _ in range(3):  # an interrupted `run` may still create its container meanwhile
+        for attempt in range(5):  # a container still starting may refuse removal for a moment
             mine = list(self.engine.containers(f"{RUN_LABEL}={self.run_id}"))
             if not mine:
                 return
             self.engine.remove_containers(mine)
+            time.sleep(attempt)
 
     def remove_leftovers(self) -> int:
         """Remove this task's containers whose owning process is gone; return how many."""
@@ -94,6 +99,23 @@ class Run:
 
 def _terminate(signum, frame) -> None:
     raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then deliver them."""
+    held: list[int] = []
+    handlers = {
+        sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
 
 
 @contextlib.contextmanager
