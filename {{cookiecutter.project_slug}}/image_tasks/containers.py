@@ -28,7 +28,8 @@ def _owner() -> str:
 
 
 def _owner_is_gone(owner: str) -> bool:
-    """True when the owner ran on this host and its process no longer exists."""
+    """True when the owner ran on this host and its process no longer exists (a reused pid only
+    keeps a leftover until that process ends)."""
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's run, or not ours to judge
@@ -36,8 +37,8 @@ def _owner_is_gone(owner: str) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
-    except PermissionError:  # alive, someone else's
-        return False
+    except PermissionError:
+        pass  # alive, another user's
     return False
 
 
@@ -63,7 +64,7 @@ class Run:
             network="host",
             shm_size=shm_size,
         )
-        with _signals_deferred():
+        with _signals_held(deliver=True):
             # Its own session: a terminal's Ctrl-C reaches this process alone, never an engine
             # midway through creating a container (podman then leaves it half-made).
             result = self.engine.run(argv, capture_output=True, text=True, start_new_session=True)
@@ -102,8 +103,9 @@ def _terminate(signum, frame) -> None:
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block is done, then deliver them."""
+def _signals_held(*, deliver: bool) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done; then deliver them, or drop them (a
+    second Ctrl-C must not cut the clean-up short)."""
     held: list[int] = []
     handlers = {
         sig: signal.signal(sig, lambda signum, frame: held.append(signum))
@@ -114,7 +116,7 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        for sig in dict.fromkeys(held):
+        for sig in dict.fromkeys(held) if deliver else ():
             signal.raise_signal(sig)
 
 
@@ -133,10 +135,6 @@ def run_of(engine: Engine, task: str) -> Iterator[Run]:
             )
         yield run
     finally:
-        held = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with _signals_held(deliver=False):
             run.remove()
-        finally:
-            for sig, handler in held.items():
-                signal.signal(sig, handler)
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
