@@ -4,6 +4,7 @@ nox                      build, audit, test (the default; stops at the first fai
 nox -s build -- --netrc ~/.netrc
 nox -s publish           push the audited image, verify the registry's copy (never by default)
 nox -s lint
+nox -s build cluster     a local Ray cluster from the image: a head, 2 workers, a smoke job
 nox -s index -- --wheelhouse wheelhouse
 """
 
@@ -28,7 +29,11 @@ def run_task(session: nox.Session, task: str, group: str | None = None) -> None:
     if group:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
     python = "python" if group else sys.executable  # no packages needed: nox's own Python
-    session.run(python, "-m", "image_tasks", task, *session.posargs, external=True)
+    # On Ctrl-C a task removes what it started (containers, an index): nox's default 0.3 s before
+    # it escalates to SIGTERM and SIGKILL is too short for that.
+    session.run(
+        python, "-m", "image_tasks", task, *session.posargs, external=True, interrupt_timeout=60
+    )
 
 
 @nox.session(venv_backend="none")
@@ -53,6 +58,12 @@ def test(session: nox.Session) -> None:
 def publish(session: nox.Session) -> None:
     """Push the image a clean audit read, check the registry serves exactly it, pin its digest."""
     run_task(session, "publish")
+
+
+@nox.session(venv_backend="none")
+def cluster(session: nox.Session) -> None:
+    """Start a head and workers from the image, one container each; run a smoke job on all."""
+    run_task(session, "cluster")
 
 
 @nox.session

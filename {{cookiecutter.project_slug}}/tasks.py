@@ -3,6 +3,7 @@
 invoke build --netrc ~/.netrc
 invoke audit test lint
 invoke publish --tag ghcr.io/acme/ray-runtime:1.0
+invoke cluster --workers 3
 """
 
 from invoke import Collection, Exit, task
@@ -60,6 +61,13 @@ def publish(c, image=None, engine=None, tag=None):
     run_task("publish", *options(image=image, engine=engine), *tags)
 
 
+@task(help={"workers": "worker nodes (2)", "worker_image": "image for the workers"})
+def cluster(c, image=None, engine=None, workers=None, worker_image=None, timeout=None):
+    """Start a head and workers from the image, one container each; run a smoke job on all."""
+    values = {"workers": workers, "worker-image": worker_image, "timeout": timeout}
+    run_task("cluster", *options(image=image, engine=engine, **values))
+
+
 @task
 def lint(c):
     """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
@@ -72,4 +80,4 @@ def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
     run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
 
 
-namespace = Collection(build, audit, test, publish, lint, index)
+namespace = Collection(build, audit, test, publish, cluster, lint, index)

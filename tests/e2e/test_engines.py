@@ -51,7 +51,7 @@ def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, 
     )
     assert status == 0, output_rest[-6000:]
     record(f"nox -s audit test publish ({engine})", seconds)
-    assert "4 passed" in output_rest
+    assert "8 passed" in output_rest
     for text in (output, output_rest):
         assert password not in text, "the index password reached the terminal"
         assert registry.password not in text, "the registry password reached the terminal"
@@ -95,7 +95,7 @@ def test_invoke_tasks_do_the_same(repository, local_index, registry, tmp_path):
     argv = [tool("invoke"), "build", "audit", "test", "publish"]
     status, output, _ = run(argv, cwd=repository, env=env)
     assert status == 0, output[-6000:]
-    assert "4 passed" in output and password not in output and registry.password not in output
+    assert "8 passed" in output and password not in output and registry.password not in output
     assert f"{registry.host}/e2e-{RUN}/invoke@sha256:" in output
 
 
@@ -132,7 +132,11 @@ VARIANTS = {
     "uv-on-buildx": ("buildx", {"installer": "uv"}),
     "root-base-on-podman": (
         "podman",
-        {"base_image_uid": "0", "base_image_gid": "0", "private_packages": "acme-sauce, ray"},
+        {
+            "base_image_uid": "0",
+            "base_image_gid": "0",
+            "private_packages": "acme-sauce, ray[default]",
+        },
     ),
 }
 
@@ -150,7 +154,7 @@ def test_template_options_build_audit_and_test(
     env = engine_env(engine, IMAGE=image, NETRC=str(netrc))
     status, output, _ = run([tool("nox"), "-s", "build", "audit", "test"], cwd=repository, env=env)
     assert status == 0, output[-6000:]
-    assert "4 passed" in output and password not in output
+    assert "8 passed" in output and password not in output
     archive = tmp_path / "image.tar"
     save_image(engine, image, archive)
     assert canary_places(archive, password) == []

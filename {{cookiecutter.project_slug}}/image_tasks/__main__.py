@@ -13,7 +13,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import build, local_index, pipeline, publish
+from image_tasks import build, cluster, local_index, pipeline, publish
 from image_tasks.errors import TaskError
 
 
@@ -72,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--netrc", help=argparse.SUPPRESS)
     task("lint", pipeline.lint)
+    ray_cluster = task("cluster", cluster.cluster)
+    image_options(ray_cluster)
+    ray_cluster.add_argument("--workers", type=int, default=2, help="worker nodes (default 2)")
+    ray_cluster.add_argument("--worker-image", help="start the workers from this local image")
+    ray_cluster.add_argument(
+        "--timeout", type=float, default=180, help="seconds to join, and to run the job (180)"
+    )
+    ray_cluster.add_argument("--netrc", help=argparse.SUPPRESS)  # as for test: nox -- --netrc
     index = task("index", local_index.serve)
     index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
     index.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
@@ -82,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     arguments, extra = parser().parse_known_args(argv)
     options = {k: v for k, v in vars(arguments).items() if k not in {"task", "function"}}
-    if arguments.task in ("test", "publish"):
+    if arguments.task in ("test", "publish", "cluster"):
         options.pop("netrc")
     if arguments.task == "test":
         options["pytest_args"] = extra

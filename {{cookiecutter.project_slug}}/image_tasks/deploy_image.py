@@ -2,29 +2,30 @@
 `publish` pins it by the digest the registry gave (a tag can move to other bytes; a digest
 cannot), so `kubectl apply -k deploy/<kind>` deploys exactly what was audited and pushed."""
 
+import itertools
+
 from image_tasks import settings, state
 
 COMPONENT = settings.PROJECT_ROOT / "deploy" / "image" / "kustomization.yaml"
-HEADER = """\
-# The image every manifest under deploy/ runs. `nox -s publish` rewrites this file after a
-# verified push, pinning the image by digest; commit the change to deploy what was published.
-"""
 
 
 def pin(image: str) -> bool:
-    """Point the component at ``image`` (NAME@sha256:...); False if the repository has none."""
-    if not COMPONENT.is_file():
+    """Point the component at ``image`` (NAME@sha256:...), keeping its comments; False if the
+    repository has none."""
+    try:
+        lines = COMPONENT.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
         return False
+    comments = itertools.takewhile(lambda line: line.startswith("#"), lines)
     name = settings.configured()["image-name"]
     pushed, _, digest = image.partition("@")
-    lines = [
-        HEADER.rstrip("\n"),
+    entry = [f"  - name: {name}", *([f"    newName: {pushed}"] if pushed != name else [])]
+    body = [
         "apiVersion: kustomize.config.k8s.io/v1alpha1",
         "kind: Component",
         "images:",
-        f"  - name: {name}",
-        *([f"    newName: {pushed}"] if pushed != name else []),
+        *entry,
         f"    digest: {digest}",
     ]
-    state.write(COMPONENT, "\n".join(lines) + "\n")
+    state.write(COMPONENT, "\n".join([*comments, *body]) + "\n")
     return True

@@ -9,6 +9,7 @@ carry no secret: a secret travels as a path or a variable name.
 
 import collections
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ from image_tasks.errors import TaskError
 
 NAMES = ("buildx", "docker", "podman")
 TAIL_LINES = 200  # of an engine's output, kept to explain its failure
+
+LABELS_JSON = "{{json .Config.Labels}}"  # the same template for docker and podman
 
 INSTALL_HINT = (
     "Install Docker with the buildx plugin (Docker Desktop, or Docker Engine plus "
@@ -67,12 +70,32 @@ class Engine:
             argv.append("--no-cache")
         return [*argv, "--tag", image, "--file", str(dockerfile), str(context)]
 
-    def run_argv(self, image: str, command: Sequence[str]) -> list[str]:
+    def run_argv(self, image: str, command: Sequence[str], *, user: str | None = None) -> list[str]:
         # No network: what runs in the image must not need the index, or anything else. Never
         # pull: a missing local image must not be replaced by whatever the registry holds.
+        as_user = ["--user", user] if user else []
         return [
             self.program, "run", "--rm", "--pull=never", "--network=none", "--shm-size=1g",
-            image, *command,
+            *as_user, image, *command,
+        ]  # fmt: skip
+
+    def start_argv(
+        self,
+        image: str,
+        command: Sequence[str],
+        *,
+        name: str,
+        labels: dict[str, str],
+        network: str,
+        shm_size: str,
+    ) -> list[str]:
+        """Start a detached, named, labelled container; never pull (as run_argv)."""
+        label_options = [
+            item for key, value in labels.items() for item in ("--label", f"{key}={value}")
+        ]
+        return [
+            self.program, "run", "--detach", "--pull=never", f"--network={network}",
+            f"--shm-size={shm_size}", "--name", name, *label_options, image, *command,
         ]  # fmt: skip
 
     def push_argv(self, image: str, *, plain_http: bool) -> list[str]:
@@ -103,6 +126,41 @@ class Engine:
                 "the tasks never pull it from a registry."
             )
         return found
+
+    def containers(self, label: str) -> dict[str, dict[str, str]]:
+        """Every container, running or not, carrying the label (KEY or KEY=VALUE): id -> labels."""
+        listed = self.query("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={label}")
+        found = {}
+        for container in (listed or "").split():
+            labels = self.query("container", "inspect", "--format", LABELS_JSON, container)
+            if labels is not None:  # else it went away meanwhile
+                found[container] = json.loads(labels or "null") or {}
+        return found
+
+    def remove_containers(self, containers: Sequence[str]) -> None:
+        """Stop and remove the containers with their anonymous volumes; gone ones are ignored."""
+        if containers:
+            self.query("rm", "--force", "--volumes", *containers)
+
+    def container_state(self, container: str) -> str | None:
+        """'running', 'exited', ... or None when there is no such container."""
+        return self.query("container", "inspect", "--format", "{{.State.Status}}", container)
+
+    def logs(self, container: str, lines: int = 20) -> str:
+        """The last lines a container wrote (stdout and stderr together)."""
+        argv = [self.program, "logs", "--tail", str(lines), container]
+        result = self.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return result.stdout.strip()
+
+    def image_labels(self, image: str) -> dict[str, str]:
+        """The local image's labels ({} if it has none, or is not in the store)."""
+        labels = self.query("image", "inspect", "--format", LABELS_JSON, image)
+        return (json.loads(labels) or {}) if labels else {}
+
+    def query(self, *arguments: str) -> str | None:
+        """The engine command's output, stripped, or None when it fails."""
+        result = self.run([self.program, *arguments], capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else None
 
     def save_argv(self, image: str, archive: Path) -> list[str]:
         extra = ["--format", "docker-archive"] if self.program == "podman" else []
