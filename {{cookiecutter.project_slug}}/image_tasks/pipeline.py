@@ -62,6 +62,7 @@ def build(
             "first error. An HTTP 401 or 403 from the index means the netrc credential is wrong or "
             "lacks access to a package; 'secret netrc not found' means no credential reached the "
             "engine; a 404 means a package or version is not on the index."
+            + validation.token_expiry_hint(config.index_url)
         )
     print(config.image)
     return 0
