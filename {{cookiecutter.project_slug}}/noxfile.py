@@ -1,7 +1,8 @@
 """Front door 1: nox sessions. Each is a few lines; the logic lives in image_tasks.
 
-nox                      build, audit, test (the default)
+nox                      build, audit, test (the default; stops at the first failure)
 nox -s build -- --netrc ~/.netrc
+nox -s publish           push the audited image, verify the registry's copy (never by default)
 nox -s lint
 nox -s index -- --wheelhouse wheelhouse
 """
@@ -11,6 +12,7 @@ import sys
 import nox
 
 nox.options.sessions = ["build", "audit", "test"]
+nox.options.stop_on_first_error = True  # never audit or test an older image after a failed build
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 
@@ -42,6 +44,12 @@ def audit(session: nox.Session) -> None:
 def test(session: nox.Session) -> None:
     """Run tests/ against the built image: imports, Ray remote tasks, no credential files."""
     run_task(session, "test", group="test")
+
+
+@nox.session(venv_backend="none")
+def publish(session: nox.Session) -> None:
+    """Push the image a clean audit read, check the registry serves exactly it, pin its digest."""
+    run_task(session, "publish")
 
 
 @nox.session

@@ -74,8 +74,9 @@ def _file(path: Path, origin: str) -> Credential:
     return Credential(origin=f"{origin} ({path})", path=path)
 
 
-def check_covers(credential: Credential, index_url: str) -> None:
-    """Fail before the build when the netrc does not parse or has no entry for the index host.
+def login_for(credential: Credential, index_url: str) -> tuple[str, str]:
+    """The (login, password) the netrc holds for the index host; a TaskError before the build
+    when it does not parse or has no entry for that host.
 
     Parsed with the standard library's netrc module, as pip (through requests) parses it. Its
     errors quote the offending token, which may be a password: only the line number is passed on.
@@ -93,11 +94,14 @@ def check_covers(credential: Credential, index_url: str) -> None:
             f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "
             "Each entry reads 'machine HOST login USER password SECRET'."
         ) from None
-    if parsed.authenticators(host) is None:
+    entry = parsed.authenticators(host)
+    if entry is None:
         raise TaskError(
             f"The netrc from {credential.origin} has no entry for the index host {host!r} (and no "
             f"'default' entry). Add 'machine {host} login USER password SECRET' to it."
         )
+    login, _, password = entry
+    return login or "", password or ""
 
 
 def _parse(credential: Credential) -> netrc.netrc:

@@ -73,6 +73,14 @@ class Engine:
             image, *command,
         ]  # fmt: skip
 
+    def push_argv(self, image: str, *, plain_http: bool) -> list[str]:
+        # Docker speaks plain http to loopback registries by itself; podman must be told.
+        insecure = ["--tls-verify=false"] if plain_http and self.program == "podman" else []
+        return [self.program, "push", *insecure, image]
+
+    def tag_argv(self, image: str, new: str) -> list[str]:
+        return [self.program, "tag", image, new]
+
     def image_id(self, image: str) -> str | None:
         """The local image's ID (its config digest, ``sha256:...``), or None if it is not in
         this engine's store. Never asks a registry."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from image_tasks import audit as leak_audit
-from image_tasks import credentials, engines, settings, validation
+from image_tasks import audit_records, credentials, engines, index_probe, settings, validation
 from image_tasks.errors import TaskError
 
 
@@ -21,19 +21,27 @@ def build(
     image: str | None = None,
     engine: str | None = None,
     no_cache: bool = False,
+    index_check: bool = True,
 ) -> int:
-    """Build the image with the netrc mounted as a BuildKit secret; print its reference."""
+    """Build the image with the netrc mounted as a BuildKit secret; print its reference.
+
+    First, from this machine, the index is asked for every requirement with the credential,
+    so that a refused credential, a missing project or an index that is down fails in seconds
+    with its cause (even where the engine would serve the install step from its cache)."""
     config = settings.load(image, engine)
     requirements = settings.PROJECT_ROOT / "requirements.txt"
     try:
-        validation.requirement_names(requirements.read_text(encoding="utf-8"))
+        text = requirements.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise TaskError(
             f"Cannot read {requirements} ({error.__class__.__name__}): it lists what the image "
             "installs from the private index, one requirement a line."
         ) from None
+    validation.requirement_names(text)
     credential = credentials.resolve(netrc)
-    credentials.check_covers(credential, config.index_url)
+    login, password = credentials.login_for(credential, config.index_url)
+    if index_check:
+        check_index(config.index_url, index_probe.projects(text), login, password)
     chosen = engines.detect(config.engine)
     host = urlsplit(config.index_url).hostname or ""
     host_network = validation.is_loopback(host)
@@ -68,6 +76,19 @@ def build(
     return 0
 
 
+def check_index(index_url: str, projects: list[str], login: str, password: str) -> None:
+    """The index serves every project to this credential, or a TaskError naming why not."""
+    found = index_probe.problem(index_url, projects, login, password)
+    if found:
+        raise TaskError(
+            f"The index cannot serve this build: {found}. Nothing was built. (If the engine "
+            "reaches the index differently from this machine, --no-index-check skips this "
+            "check; the install step checks again inside the build.)"
+        )
+    print(f"Index check: {urlsplit(index_url).hostname} serves {', '.join(projects)} to "
+          f"{login!r}.", file=sys.stderr)  # fmt: skip
+
+
 def audit(
     *,
     netrc: str | None = None,
@@ -77,7 +98,9 @@ def audit(
     output: str | None = None,
 ) -> int:
     """Save the image and audit every layer, its config and history, with the netrc's secrets as
-    canaries. Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
+    canaries; record the verdict against the image's config digest, which publish checks.
+
+    Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc)
     canary = (
@@ -89,9 +112,20 @@ def audit(
     reports = ["--format", output_format] + (["--output", output] if output else [])
     if os.environ.get("AUDIT_SARIF"):
         reports += ["--sarif", os.environ["AUDIT_SARIF"]]
+    audit_records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
+    audit_records.REPORT.parent.mkdir(exist_ok=True)
+    reports += ["--json", str(audit_records.REPORT), "--display-name", config.image]
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
-        return leak_audit.main([str(archive), *canary, *reports])
+        status = leak_audit.main([str(archive), *canary, *reports])
+    if status in (0, 1):
+        for record in audit_records.record_report(config.image):
+            print(
+                f"Recorded: {record.config_digest} audited {record.verdict} "
+                f"({audit_records.RECORDS.relative_to(settings.PROJECT_ROOT)}).",
+                file=sys.stderr,
+            )
+    return status
 
 
 def test(

@@ -55,6 +55,16 @@ def parser() -> argparse.ArgumentParser:
         help="also write a SARIF 2.1.0 report to FILE (for GitHub code scanning)",
     )
     p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the JSON report to FILE (the record the publish task checks)",
+    )
+    p.add_argument(
+        "--display-name",
+        metavar="NAME",
+        help="how the report names the source (default: SOURCE), e.g. the image reference",
+    )
+    p.add_argument(
         "--allow-list",
         metavar="FILE",
         help="accepted false positives: lines 'RULE-ID PATH-GLOB REASON'",
@@ -89,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         report = run(
             args.source, found, allow_list=args.allow_list, strict=args.strict, notes=notes
         )
+        if args.display_name:
+            report.source = args.display_name
         if args.sarif:
             _write(args.sarif, report.render("sarif"))
+        if args.json:
+            _write(args.json, report.render("json"))
         text = report.render(args.format)
         if args.output:
             _write(args.output, text)

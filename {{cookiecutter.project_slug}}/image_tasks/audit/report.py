@@ -61,6 +61,7 @@ class Report:
     allowed: list[tuple[Finding, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)  # labels only
+    images: list[dict] = field(default_factory=list)  # name and config digest of each image
     policy: dict = field(default_factory=dict)
     scrub: Scrubber = field(default_factory=Scrubber, repr=False)
 
@@ -99,6 +100,7 @@ class Report:
             "source": self.source,
             "verdict": "leak" if self.findings else "clean",
             "summary": self.verdict,
+            "images": self.images,
             "findings": [self._finding_dict(f) for f in self.findings],
             "allowed": [dict(self._finding_dict(f), reason=r) for f, r in self.allowed],
             "layers": [asdict(x) for x in self.layers],

@@ -572,6 +572,10 @@ def _run(audit, source, canary_set, scrub, strict, entries) -> Report:
         raise
     report = Report(source=shown, scrub=scrub)
     report.canaries = [c.label for c in canary_set.canaries]
+    report.images = [
+        {"name": scrub(image.name), "config_digest": "sha256:" + audit.blobs[image.config].digest}
+        for image in layout.images
+    ]
     for label in canary_set.skipped:
         report.notes.append(
             f"{label} is shorter than {canaries_module.MIN_CANARY} characters; not searched"
