@@ -4,6 +4,7 @@ nox                      build, audit, test (the default; stops at the first fai
 nox -s build -- --netrc ~/.netrc
 nox -s publish           push the audited image, verify the registry's copy (never by default)
 nox -s lint
+nox -s template          is this repository behind its template? (cruft or copier)
 nox -s index -- --wheelhouse wheelhouse
 """
 
@@ -56,6 +57,12 @@ def publish(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
     run_task(session, "lint", group="lint")
+
+
+@nox.session
+def template(session: nox.Session) -> None:
+    """Check this repository against its template (cruft or copier); say how to update."""
+    run_task(session, "template", group="template")
 
 
 @nox.session

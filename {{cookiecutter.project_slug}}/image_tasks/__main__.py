@@ -13,7 +13,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import local_index, pipeline, publish
+from image_tasks import local_index, pipeline, publish, template
 from image_tasks.errors import TaskError
 
 
@@ -72,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--netrc", help=argparse.SUPPRESS)
     task("lint", pipeline.lint)
+    task("template", template.check)
     index = task("index", local_index.serve)
     index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
     index.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
