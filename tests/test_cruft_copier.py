@@ -113,12 +113,12 @@ def test_cruft_takes_a_template_change(tmp_path, template):
     readme.write_text(readme.read_text().replace("## Deploy", "## Deploy (our clusters)"))
     commit_all(project, template.env, "baked, and our own README heading")
 
-    commit = template.change("README.md", "## Rotating the credential", "## Rotating credentials")
+    commit = template.change("README.md", "## Troubleshooting", "## When something goes wrong")
     assert run(cruft, "check", cwd=project, env=template.env).returncode != 0
     ok(cruft, "update", "--skip-apply-ask", cwd=project, env=template.env)
 
     text = readme.read_text()
-    assert "## Rotating credentials" in text and "## Deploy (our clusters)" in text
+    assert "## When something goes wrong" in text and "## Deploy (our clusters)" in text
     assert rejects(project) == []
     assert json.loads((project / ".cruft.json").read_text())["commit"] == commit
     ok(cruft, "check", cwd=project, env=template.env)
@@ -145,13 +145,13 @@ def test_copier_takes_a_template_change(tmp_path, template):
     commit_all(project, template.env, "baked, and our own README heading")
     ok(copier, "check-update", cwd=project, env=template.env)
 
-    template.change("README.md", "## Rotating the credential", "## Rotating credentials")
+    template.change("README.md", "## Troubleshooting", "## When something goes wrong")
     template.git("tag", f"v{VERSION}.post1")
     assert run(copier, "check-update", "--quiet", cwd=project, env=template.env).returncode == 2
     ok(copier, "update", "--trust", "--defaults", "--quiet", cwd=project, env=template.env)
 
     text = readme.read_text()
-    assert "## Rotating credentials" in text and "## Deploy (our clusters)" in text
+    assert "## When something goes wrong" in text and "## Deploy (our clusters)" in text
     assert rejects(project) == []
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == (
         f"v{VERSION}.post1"

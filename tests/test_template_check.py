@@ -153,7 +153,7 @@ def test_the_check_on_a_cruft_repository(tmp_path, template):
     assert "Up to date with the template" in current.stdout
     assert not summary.exists()
 
-    template.change("README.md", "## Rotating the credential", "## Rotating credentials")
+    template.change("README.md", "## Troubleshooting", "## When something goes wrong")
     behind = template_task(project, template.env, summary)
     assert behind.returncode == 1, behind.stdout + behind.stderr
     for text in (behind.stdout, summary.read_text()):
@@ -167,7 +167,7 @@ def test_the_check_on_a_copier_repository(tmp_path, template):
     summary = tmp_path / "summary.md"
     assert template_task(project, template.env, summary).returncode == 0
 
-    template.change("README.md", "## Rotating the credential", "## Rotating credentials")
+    template.change("README.md", "## Troubleshooting", "## When something goes wrong")
     template.git("tag", "v999.0.0")
     behind = template_task(project, template.env, summary)
     assert behind.returncode == 1, behind.stdout + behind.stderr

@@ -13,7 +13,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import local_index, pipeline, publish, template
+from image_tasks import build, local_index, pipeline, publish, template
 from image_tasks.errors import TaskError
 
 
@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
             help="container engine (default: $IMAGE_ENGINE, else detected)",
         )
 
-    for name, function in (("build", pipeline.build), ("audit", pipeline.audit)):
+    for name, function in (("build", build.build), ("audit", pipeline.audit)):
         sub = task(name, function)
         image_options(sub)
         sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")

@@ -49,7 +49,7 @@ class Credential:
             ) from None
 
 
-def resolve(explicit: str | os.PathLike | None = None) -> Credential:
+def resolve(explicit: str | os.PathLike | None, index_url: str) -> Credential:
     """The credential for this run, or a TaskError naming the four ways to give one."""
     if explicit:
         return _file(Path(explicit).expanduser(), "the --netrc option")
@@ -60,7 +60,12 @@ def resolve(explicit: str | os.PathLike | None = None) -> Credential:
     home = Path.home() / ".netrc"
     if home.exists():
         return _file(home, "~/.netrc")
-    raise TaskError(f"No credential for the private index was found: {WAYS}.")
+    host = urlsplit(index_url).hostname or "HOST"
+    raise TaskError(
+        f"No credential for the private index {host} was found: "
+        + WAYS.replace("machine HOST", f"machine {host}").replace("the index host", host)
+        + "."
+    )
 
 
 def _file(path: Path, origin: str) -> Credential:

@@ -7,6 +7,7 @@ Auto-detection tries them in that order. Commands are argument lists, never shel
 carry no secret: a secret travels as a path or a variable name.
 """
 
+import collections
 import contextlib
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from image_tasks.errors import TaskError
 
 NAMES = ("buildx", "docker", "podman")
+TAIL_LINES = 200  # of an engine's output, kept to explain its failure
 
 INSTALL_HINT = (
     "Install Docker with the buildx plugin (Docker Desktop, or Docker Engine plus "
@@ -205,7 +207,20 @@ def saved_archive(image: str, engine: Engine | None = None) -> Iterator[Path]:
         yield archive
 
 
-def stream(engine: Engine, argv: Sequence[str]) -> int:
-    """Run a command with its output going straight to the terminal; show it first."""
+def stream(engine: Engine, argv: Sequence[str]) -> tuple[int, str]:
+    """Run a command, shown first, its output passed to stderr as it comes; return its exit
+    status and the last lines of its output, so that a failure can be explained."""
     print("$ " + " ".join(argv), file=sys.stderr, flush=True)
-    return engine.run(argv).returncode
+    tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+    process = subprocess.Popen(
+        argv, env={**os.environ, **engine.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        for line in process.stdout:
+            sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+            tail.append(line)
+    finally:
+        process.stdout.close()
+        status = process.wait()  # after Ctrl-C too: the engine got it and is stopping
+    return status, b"".join(tail).decode("utf-8", "replace")

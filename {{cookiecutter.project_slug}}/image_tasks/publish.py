@@ -101,7 +101,7 @@ def check_served(reference: registry.Reference, manifest: registry.Manifest, aud
 
 
 def _run(engine: engines.Engine, argv: list[str], what: str) -> None:
-    status = engines.stream(engine, argv)
+    status, _ = engines.stream(engine, argv)
     if status in (130, -2):
         raise KeyboardInterrupt
     if status != 0:
