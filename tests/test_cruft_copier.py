@@ -9,22 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from baking import DEFAULTS, TEMPLATE, bake, tool
+from baking import AWS, DEFAULTS, GOOGLE, TEMPLATE, bake, tool
 from template_repo import VERSION, commit_all, copier_copy, cruft_create, ok, run
 
-AWS = {
-    "index_auth": "aws-codeartifact",
-    "aws_account_id": "123456789012",
-    "aws_region": "eu-west-1",
-    "aws_codeartifact_domain": "acme",
-    "aws_codeartifact_repository": "pypi-store",
-}
-GOOGLE = {
-    "index_auth": "google-artifact-registry",
-    "gcp_project": "acme-artifacts",
-    "gcp_location": "europe-west4",
-    "gcp_repository": "python",
-}
 VARIANTS = {
     "defaults": {},
     "aws-codeartifact": AWS,

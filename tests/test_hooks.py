@@ -9,24 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from baking import DEFAULTS, TEMPLATE, tool
+from baking import AWS, DEFAULTS, GOOGLE, TEMPLATE, tool
 from cookiecutter.environment import StrictEnvironment
 
 PASSWORD = "Hunter2-canary-9f3b"  # a password a user typed into the index URL by mistake
 TOKEN = "pypi-AgEIcHlwaS5vcmcCanaryToken0123456789"
-AWS = {
-    "index_auth": "aws-codeartifact",
-    "aws_account_id": "123456789012",
-    "aws_region": "eu-west-1",
-    "aws_codeartifact_domain": "acme",
-    "aws_codeartifact_repository": "pypi-store",
-}
-GOOGLE = {
-    "index_auth": "google-artifact-registry",
-    "gcp_project": "acme-artifacts",
-    "gcp_location": "europe-west4",
-    "gcp_repository": "python",
-}
 
 REFUSALS = {
     "project-name": (
@@ -90,7 +77,7 @@ REFUSALS = {
     "aws-index-url": (
         {**AWS, "private_index_url": "https://nexus.example.com/simple/"},
         "With index_auth aws-codeartifact, the private index URL must be "
-        "https://acme-123456789012.d.codeartifact.eu-west-1.amazonaws.com/pypi/pypi-store/simple/",
+        "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/pypi-store/simple/",
     ),
     "google-project": (
         {**GOOGLE, "gcp_project": "Acme"},

@@ -20,21 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from baking import bake, tool
+from baking import AWS, GOOGLE, bake, tool
 
-AWS = {
-    "index_auth": "aws-codeartifact",
-    "aws_account_id": "012345678901",  # a leading zero: YAML must keep it a string
-    "aws_region": "eu-west-1",
-    "aws_codeartifact_domain": "acme",
-    "aws_codeartifact_repository": "pypi-store",
-}
-GOOGLE = {
-    "index_auth": "google-artifact-registry",
-    "gcp_project": "acme-artifacts",
-    "gcp_location": "europe-west4",
-    "gcp_repository": "python",
-}
 VARIANTS = {"netrc-secret": {}, "aws-codeartifact": AWS, "google-artifact-registry": GOOGLE}
 MINTED = ["aws-codeartifact", "google-artifact-registry"]
 WORKFLOW = Path(".github/workflows/image.yml")
