@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,28 +66,36 @@ def scrub(value: object, exposed: dict[str, str]) -> object:
     return exposed.get(value, value) if isinstance(value, str) else value
 
 
-def forget_credentials(answers: dict, validation) -> str:
+def scrubbed(path: Path, exposed: dict[str, str]) -> object | None:
+    """A replay file's contents with the exposed answers redacted; None if it holds none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        holds = any(json.dumps(secret)[1:-1] in text for secret in exposed)
+        return scrub(json.loads(text), exposed) if holds else None
+    except (OSError, ValueError):
+        return None  # a file that cookiecutter's replay cannot have written
+
+
+def forget_credentials(answers: dict, redact: Callable[[str], str]) -> str:
     """cookiecutter wrote every answer to its replay file before this hook ran: replace each one
     that carries a credential with its redacted form there. Says what became of the credential."""
     exposed = {
-        answers[name]: validation.redact_url(answers[name])
+        answers[name]: redact(answers[name])
         for name in URL_ANSWERS
         if carries_credential(answers[name])
     }
     if not exposed:
         return ""
-    try:
-        from cookiecutter.config import get_user_config  # the Python that runs cookiecutter
-    except ImportError:
-        return "The credential was not stored: nothing was baked."
+    from cookiecutter.config import get_user_config  # this hook runs on cookiecutter's Python
+
     replay_dir = Path(get_user_config()["replay_dir"])
     rewritten = []
     for path in sorted(replay_dir.glob("*.json")):
-        text = path.read_text(encoding="utf-8")
-        if not any(json.dumps(secret)[1:-1] in text for secret in exposed):
+        replay = scrubbed(path, exposed)
+        if replay is None:
             continue
         with tempfile.NamedTemporaryFile("w", dir=replay_dir, delete=False) as kept:
-            json.dump(scrub(json.loads(text), exposed), kept, indent=2)
+            json.dump(replay, kept, indent=2)
         os.replace(kept.name, path)
         rewritten.append(str(path))
     kept_where = (
@@ -104,7 +113,7 @@ def main() -> int:
     import answers
 
     problems = answers.problems(ANSWERS)
-    note = forget_credentials(ANSWERS, answers.validation)
+    note = forget_credentials(ANSWERS, answers.validation.redact_url)
     for problem in problems:
         print(f"error: {problem}\n", file=sys.stderr)
     if note:
