@@ -69,7 +69,9 @@ def cloud_index_url(answers: Answers) -> str | None:
     return None
 
 
-def check_index_url(answers: Answers) -> None:
+def check_private_index_url(answers: Answers) -> None:
+    """A URL the tasks accept; for a cloud index, also the one its names locate (once they pass,
+    so that a bad name is reported once, at its own question)."""
     url = validation.check_index_url(answers["private_index_url"])
     expected = cloud_index_url(answers)
     if expected is not None and all(
@@ -102,7 +104,7 @@ CHECKS: dict[str, Callable[[Answers], object]] = {
     "base_image_uid": lambda a: validation.check_id(a["base_image_uid"], what="base image UID"),
     "base_image_gid": lambda a: validation.check_id(a["base_image_gid"], what="base image GID"),
     **{name: check_cloud_name(name) for names in CLOUD_ANSWERS.values() for name in names},
-    "private_index_url": check_index_url,
+    "private_index_url": check_private_index_url,
     "private_packages": lambda a: validation.split_requirements(a["private_packages"]),
 }
 
