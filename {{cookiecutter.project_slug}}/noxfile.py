@@ -5,6 +5,7 @@ nox -s build -- --netrc ~/.netrc
 nox -s publish           push the audited image, verify the registry's copy (never by default)
 nox -s lint
 nox -s build cluster     a local Ray cluster from the image: a head, 2 workers, a smoke job
+nox -s template          is this repository behind its template? (cruft or copier)
 nox -s index -- --wheelhouse wheelhouse
 """
 
@@ -70,6 +71,12 @@ def cluster(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """hadolint the Dockerfile, zizmor and actionlint the workflow, ruff the Python."""
     run_task(session, "lint", group="lint")
+
+
+@nox.session
+def template(session: nox.Session) -> None:
+    """Check this repository against its template (cruft or copier); say how to update."""
+    run_task(session, "template", group="template")
 
 
 @nox.session

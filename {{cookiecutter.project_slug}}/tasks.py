@@ -74,10 +74,16 @@ def lint(c):
     run_task("lint")
 
 
+@task
+def template(c):
+    """Check this repository against its template (cruft or copier); say how to update."""
+    run_task("template")
+
+
 @task(help={"wheelhouse": "folder of wheels", "port": "port on 127.0.0.1", "netrc_out": "link"})
 def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
     """Serve a wheelhouse from a local password-protected index, with a throwaway netrc."""
     run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
 
 
-namespace = Collection(build, audit, test, publish, cluster, lint, index)
+namespace = Collection(build, audit, test, publish, cluster, lint, template, index)

@@ -13,7 +13,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import build, cluster, local_index, pipeline, publish
+from image_tasks import build, cluster, local_index, pipeline, publish, template
 from image_tasks.errors import TaskError
 
 
@@ -80,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=180, help="seconds to join, and to run the job (180)"
     )
     ray_cluster.add_argument("--netrc", help=argparse.SUPPRESS)  # as for test: nox -- --netrc
+    task("template", template.check)
     index = task("index", local_index.serve)
     index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
     index.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")

@@ -81,7 +81,8 @@ def why(output: str, config: settings.Settings) -> str:
     """The cause of a failed build, read from the end of the engine's output, and what to do."""
     probe = re.findall(r"index_probe: (.+)", output)
     if probe:
-        return f"the install step's index check says {probe[-1].rstrip('.')}."
+        found = probe[-1].rstrip(".")
+        return f"the install step's index check says {found}.{expiry_hint(found, config.index_url)}"
     frontend = config.frontend
     if frontend and frontend.split(":")[0] in output and FRONTEND_PULL_FAILED.search(output):
         return (
@@ -109,6 +110,14 @@ def check_index(index_url: str, projects: list[str], login: str, password: str) 
             f"The index cannot serve this build: {found}. Nothing was built. (If the engine "
             "reaches the index differently from this machine, --no-index-check skips this "
             "check; the install step checks again inside the build.)"
+            + expiry_hint(found, index_url)
         )
     print(f"Index check: {urlsplit(index_url).hostname} serves {', '.join(projects)} to "
           f"{login!r}.", file=sys.stderr)  # fmt: skip
+
+
+def expiry_hint(found: str, index_url: str) -> str:
+    """A refused credential for an index of short-lived tokens (CodeArtifact, Artifact
+    Registry) has most likely expired: say how to make a new one."""
+    refused = re.search(r"HTTP 40[13]\b", found)
+    return validation.token_expiry_hint(index_url) if refused else ""

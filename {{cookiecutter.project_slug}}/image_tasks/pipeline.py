@@ -68,15 +68,19 @@ def test(
 
 LINTERS = (
     ("hadolint", ["hadolint", "Dockerfile"]),
-    ("zizmor", ["zizmor", "--offline", ".github/workflows"]),
-    ("actionlint", ["actionlint", ".github/workflows/image.yml"]),
+    ("zizmor", ["zizmor", "--offline", ".github/workflows", ".github/dependabot.yml"]),
+    (
+        "actionlint",
+        ["actionlint", ".github/workflows/image.yml", ".github/workflows/template-check.yml"],
+    ),
     ("ruff", ["ruff", "check", "."]),
     ("ruff", ["ruff", "format", "--check", "."]),
 )
 
 
 def lint() -> int:
-    """hadolint on the Dockerfile, zizmor and actionlint on the workflow, ruff on the Python."""
+    """hadolint on the Dockerfile, zizmor and actionlint on the workflows (zizmor on the Dependabot
+    configuration too), ruff on the Python."""
     missing = sorted({tool for tool, _ in LINTERS if shutil.which(tool) is None})
     if missing:
         raise TaskError(
