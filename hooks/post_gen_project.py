@@ -9,6 +9,7 @@ so it deletes itself as well.
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the baked repository
@@ -22,6 +23,13 @@ from image_tasks.validation import requirements_file  # noqa: E402
 def main() -> None:
     Path(__file__).unlink(missing_ok=True)
     Path("requirements.txt").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
+    here = Path.cwd()
+    # cruft update bakes old and new into temporary folders: no "what next" for those
+    if not here.is_relative_to(Path(tempfile.gettempdir()).resolve()):
+        print(
+            f'Baked {here}. Next: cd {here}, follow its README.md ("Set up once": the index '
+            "credential, the CI secret, the tools), then run `nox` to build, audit and test."
+        )
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ def test_template_readme_install_then_bake(provisioned, wheels, tmp_path):
     out = in_clean_debian(provisioned, wheels, tmp_path, (clone.name, script))
     assert "Cookiecutter 2." in out
     assert (tmp_path / "ray-runtime" / "Dockerfile").is_file(), out
+    assert "Baked /work/ray-runtime. Next: cd /work/ray-runtime, follow its README.md" in out
 
 
 @pytest.mark.engine
