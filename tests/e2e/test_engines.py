@@ -47,11 +47,15 @@ def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, 
     record(f"nox -s build ({engine})", seconds)
     registry.login(engine, env)
     status, output_rest, seconds = run(
-        [tool("nox"), "-s", "audit", "test", "publish"], cwd=repository, env=env
+        [tool("nox"), "-s", "audit", "test"], cwd=repository, env=env
     )
     assert status == 0, output_rest[-6000:]
-    record(f"nox -s audit test publish ({engine})", seconds)
+    record(f"nox -s audit test ({engine})", seconds)
     assert "8 passed" in output_rest
+    status, output_publish, seconds = run([tool("nox"), "-s", "publish"], cwd=repository, env=env)
+    assert status == 0, output_publish[-6000:]
+    record(f"nox -s publish ({engine})", seconds)
+    output_rest += output_publish
     for text in (output, output_rest):
         assert password not in text, "the index password reached the terminal"
         assert registry.password not in text, "the registry password reached the terminal"

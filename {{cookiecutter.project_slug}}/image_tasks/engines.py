@@ -109,11 +109,9 @@ class Engine:
     def image_id(self, image: str) -> str | None:
         """The local image's ID (its config digest, ``sha256:...``), or None if it is not in
         this engine's store. Never asks a registry."""
-        argv = [self.program, "image", "inspect", "--format", "{{.Id}}", image]
-        result = self.run(argv, capture_output=True, text=True)
-        if result.returncode != 0:
+        found = self.query("image", "inspect", "--format", "{{.Id}}", image)
+        if not found:
             return None
-        found = result.stdout.strip()
         return found if found.startswith("sha256:") else f"sha256:{found}"
 
     def require_image(self, image: str) -> str:
