@@ -64,8 +64,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SEVERITIES = ("critical", "high", "medium", "low")
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -88,6 +86,7 @@ class Rule:
     parents: tuple[str, ...] = ()
     under: tuple[str, ...] = ()  # path prefixes (without leading '/')
     content: re.Pattern[bytes] | None = None  # must match (with a real secret) to report
+    fields: str = ""  # or the format whose secret fields are read: "netrc", "docker-auth"
     example_values: tuple[str, ...] = ()
 
 
@@ -131,6 +130,7 @@ RULES: tuple[Rule, ...] = (
         "(RUN --mount=type=secret,id=netrc and NETRC=/run/secrets/netrc) instead of COPYing or "
         "copying it: a later 'rm' does not remove it from the lower layer.",
         names=(".netrc", "_netrc"),
+        fields="netrc",
     ),
     Rule(
         id="pip-config-credentials",
@@ -179,6 +179,7 @@ RULES: tuple[Rule, ...] = (
         severity="critical",
         help="A git credential store is in the image. Remove it and rotate the tokens.",
         names=(".git-credentials",),
+        content=_URL_CRED,
     ),
     Rule(
         id="docker-config-auth",
@@ -190,6 +191,7 @@ RULES: tuple[Rule, ...] = (
         names=("config.json", "auth.json"),
         parents=(".docker", "containers"),
         content=_DOCKER_AUTH,
+        fields="docker-auth",
     ),
     Rule(
         id="npmrc-token",
@@ -319,6 +321,16 @@ RULES: tuple[Rule, ...] = (
         max_length=9000,
         scope="outside-packages",
     ),
+    # -- package integrity ---------------------------------------------------------------
+    Rule(
+        id="package-file-modified",
+        category="package-integrity",
+        title="file owned by an installed package no longer matches its record",
+        severity="medium",
+        help="A file that an installed distribution's RECORD lists has another size or sha256 "
+        "than the record says: a build step changed installed code after installing it. "
+        "Reinstall the package, or patch it upstream, instead of editing site-packages.",
+    ),
     # -- image config --------------------------------------------------------------------
     Rule(
         id="secret-variable",
@@ -415,6 +427,21 @@ PLACEHOLDER_VALUES = frozenset(
 _TEMPLATE = re.compile(
     r"^\$[A-Za-z_{(]|^%[sd(]|\{[A-Za-z_0-9]*\}|^<[^>]*>$|^\[[^\]]*\]$|^@[A-Z_]+@$"
 )
+
+
+# A credential file's secret field that is not filled in: ${VAR}, $VAR, $(cmd), <password>,
+# %(name)s, a template marker, @VAR@, a mask (****, xxxx, ----), or nothing.
+_UNFILLED = re.compile(
+    r"^(?:\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|<[^<>]*>|%\([^)]*\)s"
+    r"|\{\{[^}]*\}\}|@[A-Za-z_]+@|[*xX.#-]+)$"
+)
+
+
+def is_unfilled(value: str) -> bool:
+    """True for a credential file's field that holds no secret (see `_UNFILLED`): stricter
+    than `is_placeholder`, since a file found by its path is a strong signal."""
+    v = value.strip().strip("\"'")
+    return not v or _UNFILLED.match(v) is not None
 
 
 def is_placeholder(value: str) -> bool:

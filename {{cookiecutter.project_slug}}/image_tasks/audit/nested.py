@@ -1,0 +1,251 @@
+"""Archives and compressed files inside a layer, opened and scanned like the layer's files.
+
+A file named ``.gz``, ``.tgz``, ``.zip``, ``.whl``, ``.jar`` or ``.tar`` whose first bytes
+agree is opened: a gzip stream is inflated (a tar inside is read member by member), a zip's
+members are read, a tar's members are scanned as a layer's are.  Archives inside those are
+opened too, down to `MAX_DEPTH`.  The paths of what is inside read ``/outer.tgz!/inner``.
+Bounds, each said in the report when it stops something (never silently):
+
+* the byte budget per image (`Budget`, ``Limits.nested_bytes``): decompressed bytes scanned
+  across all nested archives; what is left when it is spent is noted, not opened;
+* an archive larger than `MAX_ARCHIVE` is not opened (its stored bytes are still scanned);
+* a decompression bomb: output beyond `MAX_RATIO` times the input (and past 1 MiB) stops;
+* an encrypted zip member, a corrupt or truncated stream: noted, the rest goes on.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+
+from .archive import TarStream
+from .compression import gzip_inflate, looks_like_tar
+from .errors import AuditError
+from .filescan import FileScan
+from .readers import BytesReader, PeekReader, Reader
+from .report import Finding
+
+MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
+MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
+MAX_RATIO = 100
+RATIO_FLOOR = 1 << 20
+CHUNK = 1 << 20
+SUFFIXES = {
+    ".tar.gz": "gzip",
+    ".tgz": "gzip",
+    ".gz": "gzip",
+    ".zip": "zip",
+    ".whl": "zip",
+    ".jar": "zip",
+    ".tar": "tar",
+}
+MAGIC = {"gzip": (b"\x1f\x8b",), "zip": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+@dataclass
+class Budget:
+    """Decompressed bytes that nested archives may still cost, and what was left unopened."""
+
+    left: int
+    skipped: int = 0
+    skipped_bytes: int = 0
+
+    def note(self) -> str | None:
+        if not self.skipped:
+            return None
+        return (
+            f"{self.skipped} nested archive(s) ({self.skipped_bytes} bytes stored) not opened: "
+            "the nested-archive budget of this image was spent; their stored bytes were "
+            "scanned (raise Limits.nested_bytes to open them)"
+        )
+
+
+@dataclass
+class Opened:
+    findings: list[Finding] = field(default_factory=list)
+    held: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def kind_of(path: str, depth: int, size: int) -> str | None:
+    """The nested-archive kind ``path`` is named as (None: not one, or too deep)."""
+    if depth >= MAX_DEPTH or size < 20:
+        return None
+    low = path[-8:].lower()
+    for suffix, kind in SUFFIXES.items():
+        if low.endswith(suffix):
+            return kind
+    return None
+
+
+def open_archive(layer, scan: FileScan, kind: str) -> Opened:
+    """Open the nested archive whose stored bytes ``scan`` just read (its head: all of it up
+    to `MAX_ARCHIVE`); ``layer`` is the `layerscan.LayerScan` it lies in."""
+    opened = Opened()
+    data = scan.head
+    if scan.size > MAX_ARCHIVE:
+        opened.notes.append(
+            f"{scan.shown}: a nested archive of {scan.size} bytes, over the {MAX_ARCHIVE}-byte "
+            "limit for opening one; its stored bytes were scanned, its contents were not"
+        )
+        return opened
+    if kind != "tar" and not data.startswith(MAGIC[kind]):
+        return opened  # named like an archive, but it is not one
+    if kind == "tar" and not looks_like_tar(bytes(data[:512])):
+        return opened
+    budget = layer.budget
+    if budget.left <= 0:
+        budget.skipped += 1
+        budget.skipped_bytes += scan.size
+        return opened
+    prefix = scan.path + "!/"
+    try:
+        if kind == "zip":
+            _zip(layer, data, prefix, opened)
+        else:
+            reader = BytesReader(data)
+            if kind == "gzip":
+                reader = _Inflating(reader, len(data), budget, scan.shown)
+            _stream(layer, reader, prefix, scan.path, opened)
+    except (AuditError, zipfile.BadZipFile, zlib.error, gzip_inflate.error, EOFError) as exc:
+        reason = str(exc) if isinstance(exc, AuditError) else "corrupt or truncated"
+        opened.notes.append(f"{scan.shown}: the nested archive could not be read to its end "
+                            f"({reason.rstrip('.')}); what came before was scanned")  # fmt: skip
+    return opened
+
+
+def _stream(layer, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
+    """A decompressed stream: a tar (scanned member by member) or a single file."""
+    from .layerscan import LayerScan  # (which opens nested archives through this module)
+
+    peek = PeekReader(reader, 512)
+    if looks_like_tar(peek.head):
+        inner = LayerScan(layer.m, layer.blob, layer.budget, depth=layer.depth + 1, prefix=prefix)
+        result = inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
+        opened.findings += result.findings
+        opened.held += inner.held
+        opened.notes += result.notes
+        return
+    base = path.rpartition("/")[2]
+    _file(layer, peek, prefix + (base[:-3] if base.lower().endswith(".gz") else base), opened)
+
+
+def _file(layer, reader: Reader, path: str, opened: Opened) -> None:
+    scan = FileScan(layer.m, path, 1 << 62, layer.blob)  # (size unknown: scanned in pieces)
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while n := reader.readinto(view):
+        scan.feed(buf, 0, n)
+    scan.finish()
+    opened.findings += scan.findings
+    opened.held += scan.held
+    opened.notes += scan.notes
+
+
+def _zip(layer, data, prefix: str, opened: Opened) -> None:
+    budget = layer.budget
+    with zipfile.ZipFile(_ViewFile(data)) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.flag_bits & 0x1:
+                opened.notes.append(f"/{prefix}{info.filename}: encrypted; not read")
+                continue
+            if budget.left <= 0:
+                budget.skipped += 1
+                budget.skipped_bytes += info.compress_size
+                continue
+            with archive.open(info) as member:
+                reader = _Bounded(member, info.compress_size, budget, f"/{prefix}{info.filename}")
+                _file(layer, reader, prefix + info.filename, opened)
+
+
+class _ViewFile:
+    """The seekable file zipfile wants, over a buffer (no copy of the whole archive)."""
+
+    def __init__(self, data) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, len(self.data))[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self.data) if n is None or n < 0 else min(len(self.data), self.pos + n)
+        out = bytes(self.data[self.pos : end])
+        self.pos = end
+        return out
+
+
+class _Bounded(Reader):
+    """A zip member's decompressed bytes, charged to the budget, stopped past the ratio."""
+
+    def __init__(self, member, stored: int, budget: Budget, shown: str) -> None:
+        self.member = member
+        self.limit = max(RATIO_FLOOR, MAX_RATIO * stored)
+        self.budget = budget
+        self.shown = shown
+        self.out = 0
+
+    def readinto(self, view) -> int:
+        data = self.member.read(min(len(view), _allowance(self.budget)))
+        return _charge(self, data, view)
+
+
+class _Inflating(Reader):
+    """A gzip member's inflated bytes (concatenated members too), charged and bounded."""
+
+    def __init__(self, upstream: BytesReader, stored: int, budget: Budget, shown: str) -> None:
+        self.data = upstream.data
+        self.pos = 0
+        self.d = gzip_inflate.decompressobj(31)
+        self.limit = max(RATIO_FLOOR, MAX_RATIO * stored)
+        self.budget = budget
+        self.shown = shown
+        self.out = 0
+
+    def readinto(self, view) -> int:
+        want = min(len(view), _allowance(self.budget))
+        while True:
+            d = self.d
+            if d.eof:
+                rest = d.unused_data
+                if not rest.strip(b"\0"):
+                    return 0
+                self.d = d = gzip_inflate.decompressobj(31)
+                self.data, self.pos = memoryview(rest), 0
+            source = d.unconsumed_tail or self.data[self.pos : self.pos + CHUNK]
+            if not d.unconsumed_tail:
+                self.pos += len(source)
+            if not source:
+                raise EOFError
+            out = d.decompress(source, want)
+            if out:
+                return _charge(self, out, view)
+
+
+def _allowance(budget: Budget) -> int:
+    if budget.left <= 0:
+        raise AuditError("the nested-archive budget of this image was spent")
+    return budget.left
+
+
+def _charge(reader, data: bytes, view) -> int:
+    """Hand ``data`` out through ``view``, charged to the budget; AuditError past the ratio."""
+    reader.out += len(data)
+    reader.budget.left -= len(data)
+    if reader.out > reader.limit:
+        raise AuditError(
+            f"it expands more than {MAX_RATIO} times its stored size (a decompression bomb?)"
+        )
+    view[: len(data)] = data
+    return len(data)
