@@ -61,8 +61,9 @@ class FileScan:
         self._pieces = 0
 
     def feed(self, buf, s: int, e: int, hits=None) -> None:
-        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the canary findings of a
-        file that is one piece, when the caller found them already (a whole-buffer search)."""
+        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the term positions of a
+        range that holds it, when the caller searched one already (a whole buffer of small
+        files, `layerscan.BufferIndex`)."""
         first = not self._pieces
         self._pieces += 1
         if first:
@@ -72,15 +73,15 @@ class FileScan:
         if len(self.head) < self.keep:
             self.head += buf[s : min(e, s + self.keep - len(self.head))]
         if hits is None:
-            self._canaries(buf, s, e)
-        else:
-            self.findings += hits
+            wanted = None if self.text else [k for k, n in enumerate(self.needles) if n]
+            hits = self.m.hits(buf, s, e, wanted)
+        self._canaries(buf, s, e, hits)
         if self.text:
             if self._carry:  # the carried tail lets matches span the boundary
                 data = self._carry + bytes(buf[s:e])
-                self._patterns(data, 0, len(data))
+                self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
             else:
-                self._patterns(buf, s, e)
+                self._patterns(buf, s, e, hits)
             # a package-tree text file's sha256, for the RECORD check: from the first piece of
             # a large file; a small one's only when it holds findings (the cheap cases)
             if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):
@@ -92,14 +93,14 @@ class FileScan:
         if self.text:
             self._carry = bytes(buf[max(s, e - OVERLAP) : e])
 
-    def _canaries(self, buf, s: int, e: int) -> None:
+    def _canaries(self, buf, s: int, e: int, hits) -> None:
         found = self._found_needles
         for k, needle in enumerate(self.needles):
             if needle is None or k in found:
                 continue
-            i = buf.find(needle, s, e)
-            if i >= 0:
-                hit, lo, hi = buf, s, e
+            positions = hits.positions(k, s, e)
+            if positions:
+                hit, lo, hi, i = buf, s, e, positions[0]
             elif self._tail:
                 tail = self._tail
                 joint = tail + bytes(buf[s : s + len(needle) - 1])
@@ -112,18 +113,18 @@ class FileScan:
             found.add(k)
             self.findings.append(self.m.canary_hit(k, self.path, self.blob, hit, lo, hi, i))
 
-    def _patterns(self, buf, s: int, e: int) -> None:
+    def _patterns(self, buf, s: int, e: int, hits) -> None:
         m = self.m
         found = m.pattern_scan(
-            buf, s, e, self.shown, self.blob, self._found_patterns, self._counts, self.notes
+            buf, s, e, hits, self.shown, self.blob, self._found_patterns, self._counts, self.notes
         )
-        if m.fragments:
-            found += m.wrapped(buf, s, e, self.path, self.blob, self._wrapped)
+        if m.fragments and not self.packaged:  # (line-wrapped base64: outside package trees)
+            found += m.wrapped(buf, s, e, self.path, self.blob, self._wrapped, hits)
         for finding in found:
-            generic = finding.rule in OUTSIDE_PACKAGES or finding.rule == "canary"
-            # generic findings (and line-wrapped canaries) wait, in a package tree, for the
-            # records to say whether a package manager owns the file
-            (self.held if generic and self.packaged else self.findings).append(finding)
+            # generic findings wait, in a package tree, for the records to say whether a
+            # package manager owns the file
+            held = self.packaged and finding.rule in OUTSIDE_PACKAGES
+            (self.held if held else self.findings).append(finding)
 
     def finish(self) -> None:
         """Apply the credential-file rules to the head and cap the file's findings."""

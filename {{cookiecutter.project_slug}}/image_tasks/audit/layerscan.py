@@ -12,7 +12,6 @@ is known (`attribution`).
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from . import nested, ownership
@@ -22,8 +21,6 @@ from .filescan import ENCODED_BINARY_LIMIT, FileScan
 from .matching import URL_RULES, Matcher
 from .report import Finding
 from .rules import PATTERN_RULES, in_package_tree
-
-MAX_BUFFER_HITS = 4096  # per needle and buffer; beyond, that needle is searched per member
 
 
 @dataclass
@@ -42,58 +39,26 @@ class LayerResult:
 
 
 class BufferIndex:
-    """Each needle searched once over the reader's current buffer, the hits kept by offset.
+    """The term positions of the reader's current buffer, searched once for all the small
+    files in it (`matching.Matcher.hits`).
 
-    Small members sit many to a buffer; one ``find`` per needle over the whole buffer replaces
-    one per needle and member (and runs the fast two-way search on a large haystack instead of
-    the short-haystack loop).  A hit counts for a member only when it lies wholly inside the
-    member's data, as with a per-member ``find``.  A needle with more than `MAX_BUFFER_HITS`
-    hits (hostile or degenerate data) is searched per member instead, which bounds memory.
+    Small members sit many to a buffer; one search per term over the whole buffer (one pass
+    for all terms with hyperscan) replaces one per term and member, and runs the fast search
+    on a large haystack instead of many short ones.  A hit counts for a member only when it
+    lies wholly inside the member's data, as with a per-member search.
     """
 
     def __init__(self, matcher: Matcher) -> None:
         self.m = matcher
         self.key = None  # (stream, generation) the hits belong to
-        self.hits: list[tuple[int, bytes, list[int] | None]] = []
+        self.hits = None
 
-    def findings(self, stream: TarStream, buf, s: int, e: int, path: str, blob) -> list:
-        """The canary findings of the member whose data is ``buf[s:e]``."""
-        if not self.m.needles:
-            return []
+    def for_member(self, stream: TarStream, buf, s: int):
+        """The hits of the buffer the member starting at ``buf[s]`` lies in."""
         if self.key != (stream, stream.generation):
-            self._index(stream, buf, s)
-        out = []
-        for k, needle, positions in self.hits:
-            if positions is None:
-                i = buf.find(needle, s, e)
-            else:
-                j = bisect_left(positions, s)
-                if j == len(positions):
-                    continue
-                i = positions[j]
-                if i + len(needle) > e:
-                    continue
-            if i >= 0:
-                out.append(self.m.canary_hit(k, path, blob, buf, s, e, i))
-        return out
-
-    def _index(self, stream: TarStream, buf, start: int) -> None:
-        end = stream.end
-        hits = []
-        for k, needle in enumerate(self.m.needles):
-            i = buf.find(needle, start, end)
-            if i < 0:
-                continue
-            positions: list[int] | None = []
-            while i >= 0:
-                if len(positions) >= MAX_BUFFER_HITS:
-                    positions = None
-                    break
-                positions.append(i)
-                i = buf.find(needle, i + 1, end)
-            hits.append((k, needle, positions))
-        self.hits = hits
-        self.key = (stream, stream.generation)
+            self.hits = self.m.hits(buf, s, stream.end)
+            self.key = (stream, stream.generation)
+        return self.hits
 
 
 class LayerScan:
@@ -183,7 +148,7 @@ class LayerScan:
         scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
         if member.size <= small:
             buf, s, e = stream.whole()
-            scan.feed(buf, s, e, self.index.findings(stream, buf, s, e, path, self.blob))
+            scan.feed(buf, s, e, self.index.for_member(stream, buf, s))
         else:
             for buf, s, e in stream.pieces():
                 scan.feed(buf, s, e)

@@ -9,15 +9,15 @@ the policy switch ``strict``.
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-from . import redaction
+from . import redaction, search
 from .archive import printable
 from .canaries import CanarySet
 from .report import Finding
 from .rules import PATTERN_RULES, Rule, is_placeholder
+from .search import Term
 
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FRAGMENT_HITS = 64  # per line-wrapped base64 fragment and text: hits verified
@@ -44,6 +44,34 @@ class Matcher:
         self.overlap = max(0, canaries.max_needle - 1)
         for secret in canaries.secrets():
             scrub.add(secret)
+        terms = [Term("needle", k, literal=n) for k, n in enumerate(self.needles)]
+        self.rule_terms: list[list[int]] = []
+        for r, rule in enumerate(PATTERN_RULES):
+            ids = []
+            for keyword in rule.keywords:
+                ids.append(len(terms))
+                terms.append(Term("rule", r, literal=keyword))
+            if rule.locator is not None:
+                ids.append(len(terms))
+                terms.append(Term("rule", r, locator=rule.locator))
+            self.rule_terms.append(ids)
+        self.fragment_terms = []
+        for f, fragment in enumerate(self.fragments):
+            self.fragment_terms.append(len(terms))
+            terms.append(Term("fragment", f, literal=fragment.data))
+        self.engine = search.engine(terms)
+        self.stdlib = search.StdlibEngine(terms)
+        # what a range is searched for up front: everything in one pass (hyperscan), or the
+        # needles only (the stdlib: the text terms are searched in text files alone)
+        self.indexed = range(len(terms)) if self.engine.one_pass else range(len(self.needles))
+
+    def hits(self, buf, s: int, e: int, needles=None) -> search.Hits:
+        """The term positions of ``buf[s:e]`` (see `search`); with ``needles`` (the indexes
+        of the needles wanted), only theirs: a large binary's piece, where ``bytes.find`` of
+        the one or two needles kept there beats one pass for every term."""
+        if needles is not None:
+            return search.Hits(self.stdlib, buf, s, e, needles)
+        return search.Hits(self.engine, buf, s, e, self.indexed)
 
     # -- canaries --------------------------------------------------------------------------
     def label(self, canary: int) -> str:
@@ -62,19 +90,16 @@ class Matcher:
             offset=at - lo,
         )
 
-    def wrapped(self, buf, s: int, e: int, path: str, blob, found: set[int]) -> list[Finding]:
+    def wrapped(self, buf, s: int, e: int, path: str, blob, found: set[int], hits) -> list:
         """Base64 of a canary broken across lines in the text ``buf[s:e]``: a fragment hit
         whose surroundings, CR and LF removed, hold the whole core (and did not before)."""
         findings = []
-        for fragment in self.fragments:
+        for f, fragment in enumerate(self.fragments):
             if fragment.canary in found:
                 continue
             core = fragment.core
             slack = 2 * (len(core) // 60 + 1)  # one CR LF per line the core can span
-            i = buf.find(fragment.data, s, e)
-            tries = 0
-            while i >= 0 and tries < MAX_FRAGMENT_HITS:
-                tries += 1
+            for i in hits.positions(self.fragment_terms[f], s, e)[:MAX_FRAGMENT_HITS]:
                 lo = max(s, i - fragment.offset - slack)
                 window = bytes(buf[lo : min(e, i - fragment.offset + len(core) + slack)])
                 if core not in window and core in window.translate(None, b"\r\n"):
@@ -94,7 +119,6 @@ class Matcher:
                         )
                     )
                     break
-                i = buf.find(fragment.data, i + 1, e)
         return findings
 
     def canaries_in_text(self, data: bytes) -> list[tuple[int, str]]:
@@ -152,12 +176,16 @@ class Matcher:
         return redaction.excerpt(buf, lo, hi, m.start(), m.end(), spans)
 
     # -- patterns on file contents ---------------------------------------------------------
-    def pattern_scan(self, buf, s, e, shown, blob, found, candidates, notes) -> list[Finding]:
-        """Every pattern rule's real matches in ``buf[s:e]``, a text file's piece; ``found``
-        (rule, secret) and ``candidates`` (per rule) carry across the file's pieces."""
+    def pattern_scan(self, buf, s, e, hits, shown, blob, found, candidates, notes) -> list:
+        """Every pattern rule's real matches in ``buf[s:e]``, a text file's piece (``hits``:
+        its term positions); ``found`` (rule, secret) and ``candidates`` (per rule) carry
+        across the file's pieces."""
         findings = []
-        for rule in PATTERN_RULES:
-            for p in _candidates(rule, buf, s, e):
+        for r, rule in enumerate(PATTERN_RULES):
+            positions = [p for t in self.rule_terms[r] for p in hits.positions(t, s, e)]
+            if len(self.rule_terms[r]) > 1:
+                positions.sort()
+            for p in positions:
                 count = candidates.get(rule.id, 0) + 1
                 candidates[rule.id] = count
                 if count > MAX_CANDIDATES:
@@ -184,28 +212,6 @@ class Matcher:
                     )
                 )
         return findings
-
-
-def _candidates(rule: Rule, buf, s: int, e: int) -> Iterator[int]:
-    """Positions where ``rule`` may match: its keywords' and its locator's hits."""
-    # most texts hold no candidate at all: one search per keyword or locator says so
-    if not any(buf.find(k, s, e) >= 0 for k in rule.keywords) and (
-        rule.locator is None or rule.locator.search(buf, s, e) is None
-    ):
-        return iter(())
-    positions = _find_all(buf, rule.keywords, s, e)
-    if rule.locator is None:
-        return positions
-    located = (m.start() for m in rule.locator.finditer(buf, s, e))
-    return itertools.chain(located, positions) if rule.keywords else located
-
-
-def _find_all(buf, keywords, s, e) -> Iterator[int]:
-    for keyword in keywords:
-        i = buf.find(keyword, s, e)
-        while i >= 0:
-            yield i
-            i = buf.find(keyword, i + 1, e)
 
 
 def placeholder_match(rule: Rule, m: re.Match) -> bool:

@@ -128,19 +128,33 @@ def _stream(layer, reader: Reader, prefix: str, path: str, opened: Opened) -> No
         opened.notes += result.notes
         return
     base = path.rpartition("/")[2]
-    _file(layer, peek, prefix + (base[:-3] if base.lower().endswith(".gz") else base), opened)
+    inner = prefix + (base[:-3] if base.lower().endswith(".gz") else base)
+    _file(layer, peek, inner, MAX_ARCHIVE, opened)  # (its size is not told: as if large)
 
 
-def _file(layer, reader: Reader, path: str, opened: Opened) -> None:
-    scan = FileScan(layer.m, path, 1 << 62, layer.blob)  # (size unknown: scanned in pieces)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    while n := reader.readinto(view):
-        scan.feed(buf, 0, n)
+_scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is not reentrant)
+_view = memoryview(_scratch)
+
+
+def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
+    """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece."""
+    kind = kind_of(path, layer.depth + 1, size)
+    scan = FileScan(layer.m, path, size, layer.blob, keep=MAX_ARCHIVE if kind else 0)
+    while n := reader.readinto(_view):
+        scan.feed(_scratch, 0, n)
     scan.finish()
     opened.findings += scan.findings
     opened.held += scan.held
     opened.notes += scan.notes
+    if kind:  # an archive inside this one, one level further down
+        from .layerscan import LayerScan
+
+        deeper = LayerScan(layer.m, layer.blob, layer.budget, depth=layer.depth + 1)
+        inner = open_archive(deeper, scan, kind)
+        opened.findings += inner.findings
+        opened.held += inner.held
+        opened.notes += inner.notes
+    return scan
 
 
 def _zip(layer, data, prefix: str, opened: Opened) -> None:
@@ -158,7 +172,7 @@ def _zip(layer, data, prefix: str, opened: Opened) -> None:
                 continue
             with archive.open(info) as member:
                 reader = _Bounded(member, info.compress_size, budget, f"/{prefix}{info.filename}")
-                _file(layer, reader, prefix + info.filename, opened)
+                _file(layer, reader, prefix + info.filename, info.file_size, opened)
 
 
 class _ViewFile:

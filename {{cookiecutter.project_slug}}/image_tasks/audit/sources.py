@@ -46,7 +46,7 @@ class Limits:
     max_members: int = 5_000_000  # per tar stream
     max_blobs: int = 100_000
     max_seconds: float = 3600.0
-    nested_bytes: int = 256 << 20  # decompressed bytes of nested archives scanned per image
+    nested_bytes: int = 64 << 20  # decompressed bytes of nested archives scanned per image
     # blobs at least this large (from a file) are scanned by worker processes, side by side;
     # 0: never (everything is read in this process, in order)
     parallel_bytes: int = 8 << 20
