@@ -97,7 +97,8 @@ def _netrc_fields(data: bytes) -> list[Field] | None:
     for entry in entries:
         if entry.password is not None:
             values.append(entry.password)
-        if entry.login and (entry.password is None or entry.password.lower() in DUMMY_PASSWORDS):
+        dummy = entry.password is None or (entry.password and entry.password in DUMMY_PASSWORDS)
+        if entry.login and dummy:
             values.append(entry.login)  # a login that stands in for a token
     fields = []
     for value in values:

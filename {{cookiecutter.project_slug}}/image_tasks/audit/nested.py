@@ -92,7 +92,7 @@ def open_archive(layer, scan: FileScan, kind: str) -> Opened:
         return opened
     if kind != "tar" and not data.startswith(MAGIC[kind]):
         return opened  # named like an archive, but it is not one
-    if kind == "tar" and not looks_like_tar(bytes(data[:512])):
+    if kind == "tar" and not _is_tar(bytes(data[:512])):
         return opened
     budget = layer.budget
     if budget.left <= 0:
@@ -120,12 +120,14 @@ def _stream(layer, reader: Reader, prefix: str, path: str, opened: Opened) -> No
     from .layerscan import LayerScan  # (which opens nested archives through this module)
 
     peek = PeekReader(reader, 512)
-    if looks_like_tar(peek.head):
+    if _is_tar(peek.head):
         inner = LayerScan(layer.m, layer.blob, layer.budget, depth=layer.depth + 1, prefix=prefix)
-        result = inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
-        opened.findings += result.findings
-        opened.held += inner.held
-        opened.notes += result.notes
+        try:
+            inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
+        finally:  # what was found before an error stands
+            opened.findings += inner.result.findings
+            opened.held += inner.held
+            opened.notes += inner.result.notes
         return
     base = path.rpartition("/")[2]
     inner = prefix + (base[:-3] if base.lower().endswith(".gz") else base)
@@ -136,16 +138,23 @@ _scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is 
 _view = memoryview(_scratch)
 
 
+def _is_tar(head: bytes) -> bool:
+    """A tar's first header (not a block of zeros, which any zero-filled file starts with)."""
+    return len(head) == 512 and head != bytes(512) and looks_like_tar(head)
+
+
 def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
     """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece."""
     kind = kind_of(path, layer.depth + 1, size)
     scan = FileScan(layer.m, path, size, layer.blob, keep=MAX_ARCHIVE if kind else 0)
-    while n := reader.readinto(_view):
-        scan.feed(_scratch, 0, n)
-    scan.finish()
-    opened.findings += scan.findings
-    opened.held += scan.held
-    opened.notes += scan.notes
+    try:
+        while n := reader.readinto(_view):
+            scan.feed(_scratch, 0, n)
+    finally:  # what was found before an error stands
+        scan.finish()
+        opened.findings += scan.findings
+        opened.held += scan.held
+        opened.notes += scan.notes
     if kind:  # an archive inside this one, one level further down
         from .layerscan import LayerScan
 
