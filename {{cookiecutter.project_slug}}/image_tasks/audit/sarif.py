@@ -127,6 +127,19 @@ def render(report: Report) -> str:
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": results}],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "results": results,
+                # what was audited: the name the report gives it, and each image's config digest
+                "properties": {
+                    "source": report.scrub(report.source),
+                    "images": [
+                        {"name": report.scrub(i.name), "configDigest": i.config_digest}
+                        for i in report.images
+                    ],
+                },
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
