@@ -69,11 +69,11 @@ class LayerScan:
     """
 
     def __init__(
-        self, matcher: Matcher, blob, budget: nested.Budget, *, deadline=None, depth=0, prefix=""
+        self, matcher: Matcher, blob, budgets: nested.Budgets, *, deadline=None, depth=0, prefix=""
     ) -> None:
         self.m = matcher
         self.blob = blob
-        self.budget = budget
+        self.budgets = budgets
         self.deadline = deadline
         self.depth = depth
         self.prefix = prefix
@@ -81,6 +81,13 @@ class LayerScan:
         self.result = LayerResult()
         self.held: list[Finding] = []  # a nested tar's held findings, for its outer file
         self.progress = None  # called with the stream offset now and then
+
+    def child(self, budgets: nested.Budgets, prefix: str) -> LayerScan:
+        """The scan of what is inside an archive in this one, one level down."""
+        depth = self.depth + 1
+        return LayerScan(
+            self.m, self.blob, budgets, deadline=self.deadline, depth=depth, prefix=prefix
+        )
 
     def scan(self, stream: TarStream) -> LayerResult:
         small = min(len(stream.buf), ENCODED_BINARY_LIMIT)

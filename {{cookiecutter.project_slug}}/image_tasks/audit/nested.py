@@ -6,8 +6,12 @@ members are read, a tar's members are scanned as a layer's are.  Archives inside
 opened too, down to `MAX_DEPTH`.  The paths of what is inside read ``/outer.tgz!/inner``.
 Bounds, each said in the report when it stops something (never silently):
 
-* the byte budget per image (`Budget`, ``Limits.nested_bytes``): decompressed bytes scanned
-  across all nested archives; what is left when it is spent is noted, not opened;
+* the byte budgets per image (`Budget`): decompressed bytes scanned in nested archives, one
+  budget for archives outside package trees (``Limits.nested_bytes``: shared among the layers
+  by size, with at least `LAYER_FLOOR` for each, so that a small layer's archive is never
+  starved by the base image's documentation) and a smaller one for archives inside them
+  (``Limits.nested_package_bytes``: man pages, changelogs, vendored wheels); what is left when
+  one is spent is noted, not opened;
 * an archive larger than `MAX_ARCHIVE` is not opened (its stored bytes are still scanned);
 * a decompression bomb: output beyond `MAX_RATIO` times the input (and past 1 MiB) stops;
 * an encrypted zip member, a corrupt or truncated stream: noted, the rest goes on.
@@ -29,6 +33,7 @@ from .report import Finding
 MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
 MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
 MAX_RATIO = 100
+LAYER_FLOOR = 16 << 20  # of the outside budget, for every layer
 RATIO_FLOOR = 1 << 20
 CHUNK = 1 << 20
 SUFFIXES = {
@@ -48,6 +53,7 @@ class Budget:
     """Decompressed bytes that nested archives may still cost, and what was left unopened."""
 
     left: int
+    what: str = "outside package trees"
     skipped: int = 0
     skipped_bytes: int = 0
 
@@ -55,10 +61,25 @@ class Budget:
         if not self.skipped:
             return None
         return (
-            f"{self.skipped} nested archive(s) ({self.skipped_bytes} bytes stored) not opened: "
-            "the nested-archive budget of this image was spent; their stored bytes were "
-            "scanned (raise Limits.nested_bytes to open them)"
+            f"{self.skipped} nested archive(s) {self.what} ({self.skipped_bytes} bytes stored) "
+            "not opened: their budget of decompressed bytes for this image was spent; their "
+            "stored bytes were scanned"
         )
+
+
+@dataclass
+class Budgets:
+    """A layer's two budgets: for archives outside package trees, and inside them."""
+
+    outside: Budget
+    inside: Budget
+
+    @classmethod
+    def of(cls, shares: tuple[int, int]) -> Budgets:
+        return cls(Budget(shares[0]), Budget(shares[1], "in package trees"))
+
+    def notes(self) -> list[str]:
+        return [n for n in (self.outside.note(), self.inside.note()) if n]
 
 
 @dataclass
@@ -94,20 +115,21 @@ def open_archive(layer, scan: FileScan, kind: str) -> Opened:
         return opened  # named like an archive, but it is not one
     if kind == "tar" and not _is_tar(bytes(data[:512])):
         return opened
-    budget = layer.budget
+    budget = layer.budgets.inside if scan.packaged else layer.budgets.outside
     if budget.left <= 0:
         budget.skipped += 1
         budget.skipped_bytes += scan.size
         return opened
     prefix = scan.path + "!/"
+    below = layer.child(Budgets(budget, budget), prefix)  # (inside: the same budget)
     try:
         if kind == "zip":
-            _zip(layer, data, prefix, opened)
+            _zip(below, budget, data, prefix, opened)
         else:
             reader = BytesReader(data)
             if kind == "gzip":
                 reader = _Inflating(reader, len(data), budget, scan.shown)
-            _stream(layer, reader, prefix, scan.path, opened)
+            _stream(below, reader, prefix, scan.path, opened)
     except (AuditError, zipfile.BadZipFile, zlib.error, gzip_inflate.error, EOFError) as exc:
         reason = str(exc) if isinstance(exc, AuditError) else "corrupt or truncated"
         opened.notes.append(f"{scan.shown}: the nested archive could not be read to its end "
@@ -115,13 +137,12 @@ def open_archive(layer, scan: FileScan, kind: str) -> Opened:
     return opened
 
 
-def _stream(layer, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
-    """A decompressed stream: a tar (scanned member by member) or a single file."""
-    from .layerscan import LayerScan  # (which opens nested archives through this module)
-
+def _stream(below, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
+    """A decompressed stream: a tar (scanned member by member) or a single file; ``below``:
+    the `layerscan.LayerScan` of what is inside the archive (one level down)."""
     peek = PeekReader(reader, 512)
     if _is_tar(peek.head):
-        inner = LayerScan(layer.m, layer.blob, layer.budget, depth=layer.depth + 1, prefix=prefix)
+        inner = below
         try:
             inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
         finally:  # what was found before an error stands
@@ -131,7 +152,7 @@ def _stream(layer, reader: Reader, prefix: str, path: str, opened: Opened) -> No
         return
     base = path.rpartition("/")[2]
     inner = prefix + (base[:-3] if base.lower().endswith(".gz") else base)
-    _file(layer, peek, inner, MAX_ARCHIVE, opened)  # (its size is not told: as if large)
+    _file(below, peek, inner, MAX_ARCHIVE, opened)  # (its size is not told: as if large)
 
 
 _scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is not reentrant)
@@ -144,8 +165,9 @@ def _is_tar(head: bytes) -> bool:
 
 
 def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
-    """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece."""
-    kind = kind_of(path, layer.depth + 1, size)
+    """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece; it
+    lies in ``layer``, the `layerscan.LayerScan` one level below the archive."""
+    kind = kind_of(path, layer.depth, size)
     scan = FileScan(layer.m, path, size, layer.blob, keep=MAX_ARCHIVE if kind else 0)
     try:
         while n := reader.readinto(_view):
@@ -156,18 +178,14 @@ def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileSc
         opened.held += scan.held
         opened.notes += scan.notes
     if kind:  # an archive inside this one, one level further down
-        from .layerscan import LayerScan
-
-        deeper = LayerScan(layer.m, layer.blob, layer.budget, depth=layer.depth + 1)
-        inner = open_archive(deeper, scan, kind)
+        inner = open_archive(layer, scan, kind)
         opened.findings += inner.findings
         opened.held += inner.held
         opened.notes += inner.notes
     return scan
 
 
-def _zip(layer, data, prefix: str, opened: Opened) -> None:
-    budget = layer.budget
+def _zip(below, budget: Budget, data, prefix: str, opened: Opened) -> None:
     with zipfile.ZipFile(_ViewFile(data)) as archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -181,7 +199,7 @@ def _zip(layer, data, prefix: str, opened: Opened) -> None:
                 continue
             with archive.open(info) as member:
                 reader = _Bounded(member, info.compress_size, budget, f"/{prefix}{info.filename}")
-                _file(layer, reader, prefix + info.filename, info.file_size, opened)
+                _file(below, reader, prefix + info.filename, info.file_size, opened)
 
 
 class _ViewFile:

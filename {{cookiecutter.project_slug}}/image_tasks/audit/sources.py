@@ -29,7 +29,7 @@ from .filescan import FileScan
 from .layerscan import LayerResult, LayerScan, scan_pax
 from .layouts import link_target
 from .matching import Matcher
-from .nested import Budget
+from .nested import LAYER_FLOOR, Budgets
 from .readers import BytesReader, FileReader, Hasher, HashingReader, PeekReader, Reader
 from .redaction import Scrubber
 from .report import Finding
@@ -46,7 +46,9 @@ class Limits:
     max_members: int = 5_000_000  # per tar stream
     max_blobs: int = 100_000
     max_seconds: float = 3600.0
-    nested_bytes: int = 64 << 20  # decompressed bytes of nested archives scanned per image
+    # decompressed bytes of nested archives scanned per image: outside package trees, inside
+    nested_bytes: int = 64 << 20
+    nested_package_bytes: int = 16 << 20
     # blobs at least this large (from a file) are scanned by worker processes, side by side;
     # 0: never (everything is read in this process, in order)
     parallel_bytes: int = 8 << 20
@@ -93,9 +95,10 @@ class BlobScanner:
         if self.hasher is not None:
             self.hasher.close()
 
-    def scan_blob(self, name: str, reader: Reader, size: int, nested: int) -> Blob:
+    def scan_blob(self, name: str, reader: Reader, size: int, nested: tuple[int, int]) -> Blob:
         """Classify, hash and scan one blob of ``size`` bytes read from ``reader``; nested
-        archives inside it may cost ``nested`` decompressed bytes."""
+        archives inside it may cost ``nested`` decompressed bytes (outside package trees,
+        inside)."""
         limits = self.limits
         blob = Blob(name, size)
         known = set(self.scrub.secrets)
@@ -115,7 +118,7 @@ class BlobScanner:
         blob.secrets = sorted(self.scrub.secrets - known)
         return blob
 
-    def _layer(self, blob: Blob, peek: PeekReader, nested: int) -> None:
+    def _layer(self, blob: Blob, peek: PeekReader, nested: tuple[int, int]) -> None:
         limits = self.limits
         reader, blob.compression = open_layer(peek, f"blob {printable(blob.name)!r}")
         if blob.compression == "none":
@@ -130,16 +133,14 @@ class BlobScanner:
             max_bytes=max_bytes,
             max_members=limits.max_members,
         )
-        budget = Budget(nested)
-        scan = LayerScan(self.matcher, blob.name, budget, deadline=self.settings.deadline)
+        budgets = Budgets.of(nested)
+        scan = LayerScan(self.matcher, blob.name, budgets, deadline=self.settings.deadline)
         if self.progress is not None:
             scan.progress = self.progress.advance
         blob.result = scan.scan(stream)
         if self.progress is not None:
             self.progress.layer_done(blob.size)
-        note = budget.note()
-        if note:
-            blob.result.notes.append(note)
+        blob.result.notes += budgets.notes()
         blob.kind = "layer"
 
     def _json_or_file(self, blob: Blob, peek: PeekReader) -> None:
@@ -183,7 +184,7 @@ class Job:
     name: str
     offset: int
     size: int
-    nested: int = 0
+    nested: tuple[int, int] = (0, 0)
 
 
 class Collector:
@@ -215,11 +216,14 @@ class Collector:
             self.scanner.scrub.add(secret)
         self.blobs[blob.name] = blob
 
-    def share(self, size: int) -> int:
-        """A blob's share of the nested-archive budget: by size, of the whole source."""
-        if not self.total:
-            return self.limits.nested_bytes
-        return self.limits.nested_bytes * size // self.total
+    def share(self, size: int) -> tuple[int, int]:
+        """A blob's shares of the nested-archive budgets (outside package trees, inside): by
+        size, of the whole source; outside, at least `nested.LAYER_FLOOR`."""
+        outside, inside = self.limits.nested_bytes, self.limits.nested_package_bytes
+        if not self.total:  # (a stream: the whole budgets, first come, first served)
+            return outside, inside
+        floor = min(outside, LAYER_FLOOR)
+        return max(floor, outside * size // self.total), inside * size // self.total
 
     # -- archives ----------------------------------------------------------------------------
     def read_archive(self, raw: Reader, what: str, path: str | None = None) -> None:
