@@ -66,6 +66,8 @@ class Member:
 
 def printable(name: str) -> str:
     """A name made safe to print: undecodable bytes and control characters escaped."""
+    if name.isascii() and name.isprintable():
+        return name
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     if text.isprintable():
         return text

@@ -94,6 +94,8 @@ class FileScan:
             self._carry = bytes(buf[max(s, e - OVERLAP) : e])
 
     def _canaries(self, buf, s: int, e: int, hits) -> None:
+        if not self._tail and not hits.any("needle", s, e):
+            return
         found = self._found_needles
         for k, needle in enumerate(self.needles):
             if needle is None or k in found:

@@ -94,6 +94,8 @@ class Matcher:
         """Base64 of a canary broken across lines in the text ``buf[s:e]``: a fragment hit
         whose surroundings, CR and LF removed, hold the whole core (and did not before)."""
         findings = []
+        if not hits.any("fragment", s, e):
+            return findings
         for f, fragment in enumerate(self.fragments):
             if fragment.canary in found:
                 continue
@@ -181,6 +183,8 @@ class Matcher:
         its term positions); ``found`` (rule, secret) and ``candidates`` (per rule) carry
         across the file's pieces."""
         findings = []
+        if not hits.any("rule", s, e):
+            return findings
         for r, rule in enumerate(PATTERN_RULES):
             positions = [p for t in self.rule_terms[r] for p in hits.positions(t, s, e)]
             if len(self.rule_terms[r]) > 1:

@@ -91,7 +91,7 @@ class Opened:
 
 def kind_of(path: str, depth: int, size: int) -> str | None:
     """The nested-archive kind ``path`` is named as (None: not one, or too deep)."""
-    if depth >= MAX_DEPTH or size < 20:
+    if depth >= MAX_DEPTH or size < 20 or path[-1:] not in "zZpPlLrR":  # (every suffix's end)
         return None
     low = path[-8:].lower()
     for suffix, kind in SUFFIXES.items():

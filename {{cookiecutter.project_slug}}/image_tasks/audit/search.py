@@ -124,6 +124,29 @@ class Hits:
         self.engine = engine
         self.buf = buf
         self.found = engine.scan(buf, lo, hi, which)
+        self._merged: dict[str, list[int] | None] = {}
+
+    def any(self, kind: str, s: int, e: int) -> bool:
+        """Whether a term of ``kind`` may start in ``[s, e)``: one bisect per file, so that
+        most files (which hold no candidate at all) cost no more than that."""
+        merged = self._merged.get(kind, ())
+        if merged == ():
+            merged = self._merged[kind] = self._merge(kind)
+        if merged is None:
+            return True  # (a term not searched, or too frequent: the file searches it)
+        j = bisect_left(merged, s)
+        return j < len(merged) and merged[j] < e
+
+    def _merge(self, kind: str) -> list[int] | None:
+        out: list[int] = []
+        for t, term in enumerate(self.engine.terms):
+            if term.kind == kind:
+                positions = self.found[t]
+                if positions is None or positions is NOT_SEARCHED:
+                    return None
+                out += positions
+        out.sort()
+        return out
 
     def positions(self, term: int, s: int, e: int) -> list[int]:
         """``term``'s positions that start in ``[s, e)`` (literals: that end by ``e`` too)."""
