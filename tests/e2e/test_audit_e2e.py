@@ -6,30 +6,15 @@ multitool with no error and no warning."""
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from baking import bake, need
+from baking import need
 from harness import engine_env, tag
 
 SITE = "/usr/local/lib/python3.11/site-packages"
-
-
-@pytest.fixture(scope="module")
-def auditor(tmp_path_factory):
-    return bake(tmp_path_factory.mktemp("auditor"))
-
-
-@pytest.fixture(scope="module")
-def credential(tmp_path_factory):
-    password = "e2e-" + secrets.token_urlsafe(18)
-    netrc = tmp_path_factory.mktemp("credential") / "netrc"
-    netrc.write_text(f"machine nexus.example.com\nlogin deploy\npassword {password}\n")
-    netrc.chmod(0o600)
-    return netrc, password
 
 
 def build(context: Path, dockerfile: str, netrc: Path, name: str) -> str:

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .errors import AuditError
+from .errors import AuditError, read_text
 
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<-?\s*([\"']?)([A-Za-z0-9_]+)\1")
@@ -77,14 +77,7 @@ def parse(text: str) -> list[Instruction]:
 
 
 def read(path: str) -> list[Instruction]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(4 << 20)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise AuditError(
-            f"cannot read the Dockerfile {path!r} ({reason}); check the path given to --dockerfile."
-        ) from None
+    text = read_text(path, "Dockerfile", "--dockerfile", 4 << 20)
     instructions = parse(text)
     if not any(i.keyword == "FROM" for i in instructions):
         raise AuditError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import nested, ownership
+from . import credfiles, nested, ownership
 from .archive import Member, TarStream, printable
 from .errors import AuditError
 from .filescan import ENCODED_BINARY_LIMIT, FileScan
@@ -151,11 +151,18 @@ class LayerScan:
         path = self._path(member)
         record = not self.depth and ownership.is_record(path)
         inner = nested.kind_of(path, self.depth, member.size)
+        if member.size <= small:
+            buf, s, e = stream.whole()
+            hits = self.index.for_member(stream, buf, s)
+            if not (record or inner or hits.any_term(s, e) or credfiles.rules_for(path, e - s)):
+                # most small files: no term of any kind in them, nothing to read them for
+                if not self.depth and not self.m.strict and in_package_tree(path):
+                    self.result.tree_sizes[path] = member.size
+                return
         keep = ownership.RECORD_LIMIT if record else (nested.MAX_ARCHIVE if inner else 0)
         scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
         if member.size <= small:
-            buf, s, e = stream.whole()
-            scan.feed(buf, s, e, self.index.for_member(stream, buf, s))
+            scan.feed(buf, s, e, hits)
         else:
             for buf, s, e in stream.pieces():
                 scan.feed(buf, s, e)

@@ -137,10 +137,14 @@ class Hits:
         j = bisect_left(merged, s)
         return j < len(merged) and merged[j] < e
 
+    def any_term(self, s: int, e: int) -> bool:
+        """`any` for every kind of term at once."""
+        return self.any("", s, e)
+
     def _merge(self, kind: str) -> list[int] | None:
         out: list[int] = []
         for t, term in enumerate(self.engine.terms):
-            if term.kind == kind:
+            if term.kind == kind or not kind:
                 positions = self.found[t]
                 if positions is None or positions is NOT_SEARCHED:
                     return None
