@@ -95,11 +95,15 @@ class BlobScanner:
         if self.hasher is not None:
             self.hasher.close()
 
-    def scan_blob(self, name: str, reader: Reader, size: int, nested: tuple[int, int]) -> Blob:
+    def scan_blob(
+        self, name: str, reader: Reader, size: int, nested: tuple[int, int] | None = None
+    ) -> Blob:
         """Classify, hash and scan one blob of ``size`` bytes read from ``reader``; nested
         archives inside it may cost ``nested`` decompressed bytes (outside package trees,
-        inside)."""
+        inside; default: the image's whole budgets)."""
         limits = self.limits
+        if nested is None:
+            nested = (limits.nested_bytes, limits.nested_package_bytes)
         blob = Blob(name, size)
         known = set(self.scrub.secrets)
         hashing = HashingReader(reader, self.hasher)
