@@ -3,7 +3,7 @@
 nox -s tests               every test (needs .ci/provision once: engines, base images)
 nox -s tests -- -k hooks   a subset
 nox -s lint
-nox -s benchmark -- ARCHIVE
+nox -s benchmark           the audit's speed on the provisioned Ray image (-- --ablations)
 """
 
 import nox
