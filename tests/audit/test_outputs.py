@@ -69,8 +69,11 @@ def test_regular_file_is_replaced_whole_and_a_symlink_stays_a_link(leaky, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.tar", "latest.json", "report.json"]
 
 
-def test_unwritable_report_is_exit_2_and_leaves_nothing(leaky, tmp_path, capsys):
-    target = tmp_path / "no-such-dir" / "report.json"
+def test_a_new_folder_is_made_and_an_unwritable_report_is_exit_2(leaky, tmp_path, capsys):
+    record = tmp_path / ".image-tasks" / "audit.json"  # (as the audit task writes it)
+    assert audit.main([leaky, "--json", str(record), "--output", os.devnull]) == 1
+    assert json.loads(record.read_text())["verdict"] == "leak"
+    target = tmp_path / "image.tar" / "report.json"  # below a file: no folder can be made
     assert audit.main([leaky, "--output", str(target)]) == 2
     err = capsys.readouterr().err
     assert "cannot write the report" in err and "Traceback" not in err

@@ -66,14 +66,15 @@ modules above it in this list):
 * `errors`, `readers` (the `Reader` base, files, hashing, peeking), `archive` (the streaming
   tar reader), `compression` (magic bytes, inflate with isal when installed), `layouts`
   (docker and OCI layouts);
-* `rules` (rules as data, the policy), `canaries`, `redaction`, `report`;
+* `rules` (rules as data, the policy), `canaries`, `redaction`, `sarif` (SARIF 2.1.0),
+  `report` (findings; text and JSON);
 * `search` (where terms occur: hyperscan when installed, else the stdlib), `matching`
   (canaries and patterns over a buffer range), `credfiles`, `ownership`, `filescan` (one
   file's scan: ``feed``/``finish``), `nested`, `layerscan` (a layer's filesystem),
   `configscan` (config and JSON), `dockerfile`, `attribution`;
-* `sources` (reading a source, classifying and scanning its blobs: ``scan_blob``),
-  `parallel` (large blobs in worker processes), `assembly` (from blobs to findings),
-  `runner` (``run``), `sarif`, `outputs` (report files), `progress`, `cli`.
+* `parallel` (large blobs in worker processes), `sources` (reading a source, classifying and
+  scanning its blobs: ``BlobScanner.scan_blob``), `assembly` (from blobs to findings),
+  `runner` (``run``), `outputs` (report files), `progress`, `cli`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Writing report files: whole or not at all, and never over something that is not a file.
 
-A regular file, or a path where nothing is yet, is written to a temporary file beside it and
-renamed into place, so a reader never sees half a report and a failed write leaves the old one.
+A regular file, or a path where nothing is yet (its folder made if need be), is written to a
+temporary file beside it and renamed into place, so a reader never sees half a report and a failed write leaves the old one.
 Anything else is written to directly: a character device (``/dev/null``, ``/dev/stdout``, a
 terminal), a FIFO, a socket, or a symbolic link (written through, so the link stays a link).
 Renaming over those would replace them with a regular file: for a root user, ``/dev/null``
@@ -40,6 +40,8 @@ def _replace(path: str, text: str) -> None:
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
+        if directory:
+            os.makedirs(directory, exist_ok=True)  # (a report in a folder of its own: made)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -19,7 +19,7 @@ from .errors import AuditError
 from .readers import FileReader
 from .redaction import Scrubber
 
-_worker = None  # the worker process's BlobScanner
+_worker = None  # the worker process's sources.BlobScanner
 
 
 def run(jobs, scanner, limits):
@@ -34,7 +34,7 @@ def run(jobs, scanner, limits):
         return
     scanner.close()  # its hash thread: forking a process that runs threads is not safe
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers, initializer=_start, initargs=(scanner.settings,))
+    pool = context.Pool(workers, initializer=_start, initargs=(type(scanner), scanner.settings))
     try:
         for blob in pool.imap_unordered(_work, jobs):
             if scanner.progress is not None and blob.kind == "layer":
@@ -46,14 +46,12 @@ def run(jobs, scanner, limits):
         pool.join()
 
 
-def _start(settings) -> None:
+def _start(scanner_class, settings) -> None:
     global _worker
-    from .sources import BlobScanner
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # no hash thread: with a worker per core, it only takes turns with the other workers
     # (measured: see benchmarks/audit_benchmark.py --ablations, no-hash-thread)
-    _worker = BlobScanner(settings, Scrubber(), threaded=False)
+    _worker = scanner_class(settings, Scrubber(), threaded=False)
 
 
 def _work(job):

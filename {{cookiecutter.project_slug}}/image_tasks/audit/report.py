@@ -8,10 +8,10 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from .. import __version__
+from . import sarif
 from .redaction import Scrubber
 from .rules import RULES_BY_ID
-
-TOOL = "image-tasks-audit"
+from .sarif import TOOL
 
 
 @dataclass
@@ -154,9 +154,7 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_sarif(self) -> str:
-        from .sarif import render  # (SARIF has its own module: rules, locations, regions)
-
-        return render(self)
+        return sarif.render(self)
 
 
 def _short(text: str, width: int) -> str:

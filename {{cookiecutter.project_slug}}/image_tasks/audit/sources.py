@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import parallel
 from .archive import DEFAULT_BUFFERS, TarStream, printable
 from .canaries import CanarySet
 from .compression import compression_of, open_layer
@@ -311,8 +312,6 @@ class Collector:
 
     def finish_jobs(self) -> None:
         """Scan the deferred blobs: side by side in worker processes, or here in order."""
-        from . import parallel
-
         for job in self.jobs:
             job.nested = self.share(job.size)
         progress = self.scanner.progress
