@@ -1,7 +1,8 @@
 """Writing report files: whole or not at all, and never over something that is not a file.
 
 A regular file, or a path where nothing is yet (its folder made if need be), is written to a
-temporary file beside it and renamed into place, so a reader never sees half a report and a failed write leaves the old one.
+temporary file beside it and renamed into place, so a reader never sees half a report and a
+failed write leaves the old one.
 Anything else is written to directly: a character device (``/dev/null``, ``/dev/stdout``, a
 terminal), a FIFO, a socket, or a symbolic link (written through, so the link stays a link).
 Renaming over those would replace them with a regular file: for a root user, ``/dev/null``
