@@ -147,8 +147,9 @@ def settle(candidates: list[Candidate], sizes: dict[str, int], layer: int, ledge
                 out.extend(candidate.findings)
             continue
         digest = candidate.sha256 if candidate is not None else None
-        changed = (owned.size is not None and owned.size != size) or (
-            owned.sha256 and digest is not None and owned.sha256 != digest
+        changed = not path.endswith(".pyc") and (  # (byte code is rewritten as it likes)
+            (owned.size is not None and owned.size != size)
+            or (owned.sha256 and digest is not None and owned.sha256 != digest)
         )
         if changed:
             what = "size" if owned.size is not None and owned.size != size else "sha256"
