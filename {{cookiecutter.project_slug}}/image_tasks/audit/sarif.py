@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,11 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def _friendly_name(title: str) -> str:
+    """A rule's title as the Pascal-case identifier SARIF wants for its name."""
+    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", title) if w)
+
+
 def _uri(path: str) -> str:
     return quote(path, safe="/-._~") or "image"
 
@@ -79,18 +85,15 @@ def _location(report: Report, f: Finding) -> dict:
 
 
 def _message(report: Report, f: Finding) -> str:
-    text = f.message
-    if not text.endswith(f.path):
-        text += f" in {f.path}"
+    text = f"{f.message}: {f.path}"
     if f.layer is not None:
-        text += f" (layer {f.layer}"
+        text += f" in layer {f.layer}"
         if f.deleted_in is not None:
-            text += f", deleted in layer {f.deleted_in}"
-        text += ")"
+            text += f" (deleted in layer {f.deleted_in})"
     if report.dockerfile and f.instruction:
         text += f", made by {f.instruction!r}"
     if f.excerpt:
-        text += f": {f.excerpt}"
+        text += f"; {f.excerpt}"
     return report.scrub(_sentence(text))
 
 
@@ -118,6 +121,7 @@ def render(report: Report) -> str:
     driver["rules"] = [
         {
             "id": r.id,
+            "name": _friendly_name(r.title),
             "shortDescription": {"text": _sentence(r.title)},
             "fullDescription": {"text": _sentence(r.help)},
             "help": {"text": _sentence(r.help)},
