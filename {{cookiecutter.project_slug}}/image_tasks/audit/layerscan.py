@@ -121,8 +121,8 @@ class LayerScan:
 
     def _names(self, member: Member) -> None:
         name = self.m.name_filter
-        shown = "/" + printable(self._path(member))
         if name is not None and name.search(member.raw_name):
+            shown = "/" + printable(self._path(member))
             self.result.findings += self.m.text_canaries(
                 member.raw_name, shown, "a file name", "name", self.blob
             )

@@ -155,16 +155,14 @@ class Hits:
     def positions(self, term: int, s: int, e: int) -> list[int]:
         """``term``'s positions that start in ``[s, e)`` (literals: that end by ``e`` too)."""
         positions = self.found[term]
-        if positions:
-            pass
-        elif positions is None or positions is NOT_SEARCHED:  # too many, or not searched
+        if positions is None or positions is NOT_SEARCHED:  # too many, or not searched here
             return self.engine.terms[term].find_all(self.buf, s, e, limit=1 << 62)
-        else:
+        if not positions:
             return positions  # (none in the whole range)
         t = self.engine.terms[term]
-        j = bisect_left(positions, s)
-        out = []
         last = e - len(t.literal) if t.literal is not None else e - 1
+        out = []
+        j = bisect_left(positions, s)
         while j < len(positions) and positions[j] <= last:
             out.append(positions[j])
             j += 1
