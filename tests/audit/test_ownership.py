@@ -100,3 +100,9 @@ def test_policy_is_stated_in_the_report_and_the_docs(tmp_path):
 
     assert "a package manager owns" in rules.__doc__
     assert "RECORD" in ownership.__doc__
+
+
+def test_a_text_file_named_like_byte_code_is_not_lost(tmp_path):
+    planted = (f"{SITE}/pkg/__pycache__/settings.cpython-311.pyc", PLANTED)
+    report = audited(tmp_path, layer(planted))
+    assert found(report) == {("netrc-entry", f"/{planted[0]}")}

@@ -76,7 +76,7 @@ def _layer_findings(blobs, image) -> list[Finding]:
             continue
         seen.add(key)
         out += [dataclasses.replace(f) for f in result.findings]
-        for f in ownership.settle(result.candidates, result.tree_sizes, i, ledger):
+        for f in ownership.settle(result.candidates, result.tree, i, ledger):
             f.blob = key
             out.append(dataclasses.replace(f))
     return out

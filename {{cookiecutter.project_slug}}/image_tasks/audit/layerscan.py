@@ -35,7 +35,7 @@ class LayerResult:
     notes: list[str] = field(default_factory=list)
     records: dict[str, dict[str, ownership.Owned]] = field(default_factory=dict)
     candidates: list[ownership.Candidate] = field(default_factory=list)
-    tree_sizes: dict[str, int] = field(default_factory=dict)  # package-tree files' sizes
+    tree: ownership.TreeFiles = field(default_factory=ownership.TreeFiles)  # (their sizes)
 
 
 class BufferIndex:
@@ -157,7 +157,7 @@ class LayerScan:
             if not (record or inner or hits.any_term(s, e) or credfiles.rules_for(path, e - s)):
                 # most small files: no term of any kind in them, nothing to read them for
                 if not self.depth and not self.m.strict and in_package_tree(path):
-                    self.result.tree_sizes[path] = member.size
+                    self.result.tree.add(path, member.size)
                 return
         keep = ownership.RECORD_LIMIT if record else (nested.MAX_ARCHIVE if inner else 0)
         scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
@@ -176,7 +176,7 @@ class LayerScan:
             scan.held += opened.held
             result.notes += opened.notes
         if scan.packaged and not self.depth:
-            result.tree_sizes[path] = member.size
+            result.tree.add(path, member.size)
             candidate = scan.candidate()
             if candidate is not None:
                 result.candidates.append(candidate)

@@ -14,9 +14,11 @@ its RECORD is itself a finding (``package-file-modified``).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import posixpath
 import re
+from array import array
 from dataclasses import dataclass, field
 
 from .archive import printable
@@ -104,6 +106,27 @@ def sha256_b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def key(path: str) -> int:
+    """A path's 64-bit key, the same in every process (worker processes send keys, not paths)."""
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class TreeFiles:
+    """The package-tree files of a layer, by key and size: 16 bytes a file, whatever its path,
+    so that memory stays flat however many files an image holds.  Byte code is left out:
+    Python rewrites it as it likes, and it holds no text for a generic rule."""
+
+    def __init__(self) -> None:
+        self.keys = array("q")
+        self.sizes = array("q")
+
+    def add(self, path: str, size: int) -> None:
+        if not path.endswith(".pyc"):
+            self.keys.append(key(path))
+            self.sizes.append(size)
+
+
 class Ledger:
     """The records of an image's layers, bottom first: who owns a path as of a layer.
 
@@ -111,45 +134,45 @@ class Ledger:
     ``path``: a record deleted by a later layer no longer owns anything from there on."""
 
     def __init__(self, deleted) -> None:
-        self.layers: list[tuple[dict[str, Owned], dict[str, str]]] = []
+        self.layers: list[dict[int, tuple[str, Owned, str]]] = []
         self.deleted = deleted
 
     def add_layer(self, records: dict[str, dict[str, Owned]]) -> None:
         """``records``: each record file's path -> the files it lists."""
-        owners: dict[str, str] = {}
-        merged: dict[str, Owned] = {}
-        for record, files in records.items():
-            for path, owned in files.items():
-                merged[path] = owned
-                owners[path] = record
-        self.layers.append((merged, owners))
+        self.layers.append(
+            {
+                key(path): (path, owned, record)
+                for record, files in records.items()
+                for path, owned in files.items()
+            }
+        )
 
-    def owner(self, path: str, layer: int) -> Owned | None:
-        """The record entry of ``path`` as of ``layer`` (the newest), or None: nobody's."""
+    def owner(self, file_key: int, layer: int) -> tuple[str, Owned] | None:
+        """(path, record entry) of the file with ``file_key`` as of ``layer`` (the newest
+        record's), or None: nobody's."""
         for j in range(min(layer, len(self.layers) - 1), -1, -1):
-            files, owners = self.layers[j]
-            owned = files.get(path)
-            if owned is not None and not self.deleted(owners[path], j + 1, layer):
-                return owned
+            entry = self.layers[j].get(file_key)
+            if entry is not None and not self.deleted(entry[2], j + 1, layer):
+                return entry[0], entry[1]
         return None
 
 
-def settle(candidates: list[Candidate], sizes: dict[str, int], layer: int, ledger: Ledger):
+def settle(candidates: list[Candidate], tree: TreeFiles, layer: int, ledger: Ledger):
     """Findings that stand for one layer: held ones of files nobody owns, and a finding for
     each owned file whose size (or sha256, where computed) differs from its RECORD."""
     out: list[Finding] = []
-    held = {c.path: c for c in candidates}  # every candidate's path is in ``sizes``
-    for path, size in sizes.items():
-        owned = ledger.owner(path, layer)
-        candidate = held.pop(path, None)
-        if owned is None:
+    held = {key(c.path): c for c in candidates}
+    for file_key, size in zip(tree.keys, tree.sizes, strict=True):
+        found = ledger.owner(file_key, layer)
+        candidate = held.pop(file_key, None)
+        if found is None:
             if candidate is not None:
                 out.extend(candidate.findings)
             continue
+        path, owned = found
         digest = candidate.sha256 if candidate is not None else None
-        changed = not path.endswith(".pyc") and (  # (byte code is rewritten as it likes)
-            (owned.size is not None and owned.size != size)
-            or (owned.sha256 and digest is not None and owned.sha256 != digest)
+        changed = (owned.size is not None and owned.size != size) or (
+            owned.sha256 and digest is not None and owned.sha256 != digest
         )
         if changed:
             what = "size" if owned.size is not None and owned.size != size else "sha256"
@@ -162,4 +185,6 @@ def settle(candidates: list[Candidate], sizes: dict[str, int], layer: int, ledge
             )
             if candidate is not None:
                 out.extend(candidate.findings)
+    for candidate in held.values():  # a text file named like byte code: not in the tree
+        out.extend(candidate.findings)
     return out
