@@ -106,3 +106,15 @@ def test_a_text_file_named_like_byte_code_is_not_lost(tmp_path):
     planted = (f"{SITE}/pkg/__pycache__/settings.cpython-311.pyc", PLANTED)
     report = audited(tmp_path, layer(planted))
     assert found(report) == {("netrc-entry", f"/{planted[0]}")}
+
+
+def test_dist_packages_owned_by_dpkg_or_by_a_record(tmp_path):
+    dist = "usr/lib/python3/dist-packages"
+    by_dpkg = (f"{dist}/requests/docs.py", EXAMPLE)
+    by_pip = (f"{dist}/extra/docs.py", EXAMPLE)
+    planted = (f"{dist}/requests/settings.cfg", PLANTED)
+    listing = ("var/lib/dpkg/info/python3-requests.list", f"/{by_dpkg[0]}\n".encode())
+    report = audited(
+        tmp_path, layer(by_dpkg, by_pip, planted, listing, record(dist, "extra-1", [by_pip]))
+    )
+    assert found(report) == {("netrc-entry", f"/{planted[0]}")}
