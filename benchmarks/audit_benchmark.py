@@ -19,8 +19,8 @@ from the environment or /var/tmp/rayrt/env) and times, in interleaved rounds, ch
 With ``--ablations`` it also times the audit without each piece of speed machinery: without
 the ``isal`` inflater (``no-isal``), without ``hyperscan`` (``no-hyperscan``: the stdlib
 search), without worker processes (``one-process``), and in one process without its hash
-thread (``one-process+no-hash-thread``) or with a ring of two buffers instead of six
-(``one-process+two-buffers``); the workers have neither (no gain measured there).
+thread (``one-process+no-hash-thread``); the workers hash inline (a hash thread there measured
+no gain: the other workers use the cores).
 
 It prints the medians (wall time, and the CPU time of the process and its children), the
 ratios against the targets and the audit's peak memory (the largest process's RSS, from
@@ -76,16 +76,11 @@ NO_HASH_THREAD = (
     "sources.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
-TWO_BUFFERS = (
-    "from image_tasks.audit import archive; "
-    "archive.TarStream.__init__.__kwdefaults__['buffers'] = 2"
-)
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
     "one-process": ONE_PROCESS,
     "one-process+no-hash-thread": f"{ONE_PROCESS}; {NO_HASH_THREAD}",
-    "one-process+two-buffers": f"{ONE_PROCESS}; {TWO_BUFFERS}",
 }
 OCI_ABLATIONS = ("no-isal", "no-hyperscan", "one-process")
 AUDIT = "{setup}; import runpy, sys; sys.argv[0] = 'audit'; "

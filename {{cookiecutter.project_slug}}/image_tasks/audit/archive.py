@@ -4,7 +4,7 @@ Why not `tarfile`: on an image with tens of thousands of files its per-member ov
 more than reading the bytes (see DESIGN.md, "Figures measured here"), and it wants to seek.
 This reader never writes and seeks only forward, through its upstream's ``skip`` (a plain
 file's lseek, to pass over a member another process scans): it reads its upstream (a
-`readers.Reader`) into a ring of reused buffers and hands out the data of each member as
+`readers.Reader`) into two buffers, filled in turn, and hands out the data of each member as
 ``(buffer, start, end)`` pieces, so the scanner can call ``buffer.find(needle, start, end)``
 without copying.  A member no larger than the buffer is always handed out in one piece.
 
@@ -27,7 +27,6 @@ from .readers import Reader
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
 DEFAULT_BUFFER = 1 << 20
-DEFAULT_BUFFERS = 6  # lets the sha256 thread lag the scan by several buffers
 MAX_META = 1 << 20  # a pax header or GNU long name larger than this is hostile
 MAX_SPARSE_BLOCKS = 4096
 
@@ -57,7 +56,6 @@ class Member:
     kind: str  # file, dir, symlink, hardlink, device, fifo, other
     size: int  # bytes of data that follow the header
     linkname: str
-    mode: int
     index: int  # position in the stream, from 0
     # every pax record (key, value) of this member's 'x' headers, and of the 'g' headers read
     # since the previous member, in stream order (for the scanner: any value may hold a secret)
@@ -187,19 +185,18 @@ class TarStream(Reader):
         buffer_size: int = DEFAULT_BUFFER,
         max_bytes: int | None = None,
         max_members: int = 5_000_000,
-        buffers: int = DEFAULT_BUFFERS,
     ) -> None:
         self.upstream = upstream
         self.what = what
-        # a ring of buffers, filled in turn: while one is scanned, the upstream may still be
-        # hashing the ones filled before it (see readers.HashingReader); a buffer is reused
-        # only once every hash job submitted up to its fill is done (``marks``, ``settle``).
-        # Allocated when first needed: a small layer never gets past its first buffer.
-        count = max(2, buffers)
-        self.bufs: list[bytearray | None] = [bytearray(buffer_size)] + [None] * (count - 1)
-        self.views: list[memoryview | None] = [memoryview(self.bufs[0])] + [None] * (count - 1)
-        self.marks = [0] * count
-        self.current = count - 1  # so that the first fill goes to buffer 0
+        # two buffers, filled in turn: while one is scanned, the upstream may still be hashing
+        # the other (see readers.HashingReader); a buffer is filled again only once every hash
+        # job submitted up to its last fill is done (``marks``, ``settle``).  (A ring of six
+        # measured no faster: benchmarks/audit_benchmark.py.)  The second is allocated when
+        # first needed: a small layer never gets past its first buffer.
+        self.bufs: list[bytearray | None] = [bytearray(buffer_size), None]
+        self.views: list[memoryview | None] = [memoryview(self.bufs[0]), None]
+        self.marks = [0, 0]
+        self.current = 1  # so that the first fill goes to buffer 0
         self.buf = self.bufs[0]  # (empty until then)
         self.view = self.views[0]
         self.pos = 0
@@ -224,9 +221,7 @@ class TarStream(Reader):
         return self.consumed + self.pos
 
     def _next_buffer(self) -> int:
-        other = self.current + 1
-        if other == len(self.bufs):
-            other = 0
+        other = 1 - self.current
         if self.bufs[other] is None:
             self.bufs[other] = bytearray(len(self.buf))
             self.views[other] = memoryview(self.bufs[other])
@@ -437,7 +432,6 @@ class TarStream(Reader):
             KIND_BY_TYPE.get(typeflag, "file"),
             size,
             raw_link.decode("utf-8", "surrogateescape") if raw_link else "",
-            _octal(block[100:108], what),
             self._count - 1,
             records,
         )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import parallel
-from .archive import DEFAULT_BUFFERS, TarStream, printable
+from .archive import TarStream, printable
 from .canaries import CanarySet
 from .compression import compression_of, open_layer
 from .errors import AuditError
@@ -137,8 +137,6 @@ class BlobScanner:
             f"layer {printable(blob.name)!r}",
             max_bytes=max_bytes,
             max_members=limits.max_members,
-            # a ring of buffers lets the hash thread lag the scan; without one, two suffice
-            buffers=DEFAULT_BUFFERS if self.hasher is not None else 2,
         )
         budgets = Budgets.of(nested)
         scan = LayerScan(self.matcher, blob.name, budgets, deadline=self.settings.deadline)
