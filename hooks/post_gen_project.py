@@ -1,26 +1,35 @@
-"""Idempotent tidy-up after baking; safe to re-run under `cruft update`.
+"""Write requirements.txt from the answers; idempotent, so safe to re-run under `cruft update`.
 
-No git init, no network, no container engine: it only writes requirements.txt from the answers,
-splitting the comma-separated list with the same rule the pre-gen hook checked it with.
+No git init, no network, no container engine. It splits the comma-separated list with the rule the
+pre-gen hook checked it with (copier renders the same file through copier_extension.py). It gets
+only the one answer it needs: cookiecutter leaves this rendered copy in the temporary directory,
+so it deletes itself as well.
 """
 
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the baked repository
-ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
+# Spaced off the quotes: the JSON string's own closing quote must not run into them.
+PRIVATE_PACKAGES = json.loads(r""" {{ cookiecutter.private_packages | tojson }} """)
 sys.path.insert(0, os.getcwd())  # the baked repository: its image_tasks package
 
-from image_tasks.validation import split_requirements  # noqa: E402
-
-HEADER = "# Installed from the private index by the Dockerfile (the index proxies public PyPI).\n"
+from image_tasks.validation import requirements_file  # noqa: E402
 
 
 def main() -> None:
-    lines = "".join(f"{r}\n" for r in split_requirements(ANSWERS["private_packages"]))
-    Path("requirements.txt").write_text(HEADER + lines, encoding="utf-8")
+    Path(__file__).unlink(missing_ok=True)
+    Path("requirements.txt").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
+    here = Path.cwd()
+    # cruft update bakes old and new into temporary folders: no "what next" for those
+    if not here.is_relative_to(Path(tempfile.gettempdir()).resolve()):
+        print(
+            f'Baked {here}. Next: cd {here}, follow its README.md ("Set up once": the index '
+            "credential, the CI secret, the tools), then run `nox` to build, audit and test."
+        )
 
 
 if __name__ == "__main__":

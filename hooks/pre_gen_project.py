@@ -1,70 +1,123 @@
 """Refuse answers that would bake a broken or leaking repository, before any file is written.
 
-Answers arrive through ``tojson``, never pasted raw into Python source. The checks themselves live
-in the baked package (image_tasks/validation.py), so the hook and the build tasks apply one rule.
+Runs under cookiecutter and cruft (copier asks hooks/answers.py through copier.yml's validators).
+Answers arrive through ``tojson``, never pasted raw into Python source, and this file is a rendered
+copy that cookiecutter leaves in the temporary directory with every answer in it: it deletes
+itself first. No git, no network, no container engine: it runs again on every `cruft update`.
 """
 
 import json
 import os
+import re
+import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
-sys.dont_write_bytecode = True  # importing from the template folder must not leave __pycache__
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
-TEMPLATE_FOLDER = "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"
+URL_ANSWERS = ("private_index_url", "private_packages")
 
 
-def template_folder() -> str:
-    """The template's project folder. The hook runs in the new project's folder, and a relative
-    template path ("cookiecutter .") is relative to where cookiecutter started: the shell's PWD,
-    or the cookiecutter process's working directory, which it sets to the template meanwhile."""
-    repo = os.path.expanduser(ANSWERS["_repo_dir"])
-    candidates = [repo] if os.path.isabs(repo) else []
-    candidates += [os.path.join(os.environ.get("PWD", ""), repo), f"/proc/{os.getppid()}/cwd"]
-    for candidate in candidates:
-        folder = os.path.join(candidate, TEMPLATE_FOLDER)
-        if os.path.isfile(os.path.join(folder, "image_tasks", "validation.py")):
-            return folder
-    sys.exit(
-        "error: cannot find the template's files from this hook; run cookiecutter with an "
-        'absolute template path (e.g. `cookiecutter "$PWD"`).'
-    )
+def working_directory(pid: int) -> Path | None:
+    """A process's working directory: /proc on Linux, lsof elsewhere (macOS has no /proc)."""
+    proc = Path(f"/proc/{pid}/cwd")
+    return proc.resolve() if proc.exists() else lsof_working_directory(pid)
 
 
-sys.path.insert(0, template_folder())
+def lsof_working_directory(pid: int) -> Path | None:
+    argv = ["lsof", "-a", "-p", str(pid), "-d", "cwd", "-Fn"]
+    try:
+        listing = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line[1:] for line in listing.splitlines() if line.startswith("n/")]
+    return Path(names[0]) if names else None
 
-from image_tasks import validation  # noqa: E402
-from image_tasks.errors import TaskError  # noqa: E402
 
-CHECKS = (
-    lambda: validation.check_project_name(ANSWERS["project_name"]),
-    lambda: validation.check_slug(ANSWERS["project_slug"]),
-    lambda: validation.check_image(ANSWERS["image_name"], what="image name", allow_tag=False),
-    lambda: validation.check_image(ANSWERS["base_image"], what="base image", allow_tag=True),
-    lambda: validation.check_versions(
-        ANSWERS["ray_version"], ANSWERS["python_version"], ANSWERS["base_image"]
-    ),
-    lambda: validation.check_id(ANSWERS["base_image_uid"], what="base image UID"),
-    lambda: validation.check_id(ANSWERS["base_image_gid"], what="base image GID"),
-    lambda: validation.check_index_url(ANSWERS["private_index_url"]),
-    lambda: validation.split_requirements(ANSWERS["private_packages"]),
-    lambda: (
-        ANSWERS["dockerfile_syntax"]
-        and validation.check_image(
-            ANSWERS["dockerfile_syntax"], what="Dockerfile syntax", allow_tag=True
+def template_root() -> Path:
+    """cookiecutter's generate_files, which cruft calls too, runs hooks from inside the template
+    (cruft's temporary clone of it included), so that is where this hook's parent works."""
+    root = working_directory(os.getppid())
+    if root is None or not (root / "hooks" / "answers.py").is_file():
+        sys.exit(
+            "error: the pre-gen hook cannot find the template's hooks/answers.py in the working "
+            "directory of the cookiecutter or cruft process that runs it (read through /proc, or "
+            "lsof on macOS). Bake with cookiecutter or cruft on Linux or macOS, from a complete "
+            "copy of the template."
         )
-    ),
-)
+    return root
+
+
+def carries_credential(value: str) -> bool:
+    """Userinfo or a query in a URL of the value: where a credential would be."""
+    if "://" not in value:
+        return "@" in value
+    urls = (urlsplit(word) for word in re.findall(r"[A-Za-z][\w+.-]*://\S+", value))
+    return any("@" in url.netloc or url.query or url.fragment for url in urls)
+
+
+def scrub(value: object, exposed: dict[str, str]) -> object:
+    if isinstance(value, dict):
+        return {key: scrub(item, exposed) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, exposed) for item in value]
+    return exposed.get(value, value) if isinstance(value, str) else value
+
+
+def scrubbed(path: Path, exposed: dict[str, str]) -> object | None:
+    """A replay file's contents with the exposed answers redacted; None if it holds none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        holds = any(json.dumps(secret)[1:-1] in text for secret in exposed)
+        return scrub(json.loads(text), exposed) if holds else None
+    except (OSError, ValueError):
+        return None  # a file that cookiecutter's replay cannot have written
+
+
+def forget_credentials(answers: dict, redact: Callable[[str], str]) -> str:
+    """cookiecutter wrote every answer to its replay file before this hook ran: replace each one
+    that carries a credential with its redacted form there. Says what became of the credential."""
+    exposed = {
+        answers[name]: redact(answers[name])
+        for name in URL_ANSWERS
+        if carries_credential(answers[name])
+    }
+    if not exposed:
+        return ""
+    from cookiecutter.config import get_user_config  # this hook runs on cookiecutter's Python
+
+    replay_dir = Path(get_user_config()["replay_dir"])
+    rewritten = []
+    for path in sorted(replay_dir.glob("*.json")):
+        replay = scrubbed(path, exposed)
+        if replay is None:
+            continue
+        with tempfile.NamedTemporaryFile("w", dir=replay_dir, delete=False) as kept:
+            json.dump(replay, kept, indent=2)
+        os.replace(kept.name, path)
+        rewritten.append(str(path))
+    kept_where = (
+        f" cookiecutter's replay file ({', '.join(rewritten)}) keeps the answer without it."
+        if rewritten
+        else ""
+    )
+    return f"The credential was not stored: nothing was baked.{kept_where}"
 
 
 def main() -> int:
-    problems = []
-    for check in CHECKS:
-        try:
-            check()
-        except TaskError as error:
-            problems.append(str(error))
+    Path(__file__).unlink(missing_ok=True)
+    sys.dont_write_bytecode = True  # importing from the template must not leave __pycache__
+    sys.path.insert(0, str(template_root() / "hooks"))
+    import answers
+
+    problems = answers.problems(ANSWERS)
+    note = forget_credentials(ANSWERS, answers.validation.redact_url)
     for problem in problems:
         print(f"error: {problem}\n", file=sys.stderr)
+    if note:
+        print(note, file=sys.stderr)
     return 1 if problems else 0
 
 

@@ -13,6 +13,21 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 IN_CI = bool(os.environ.get("CI"))
 
+# Answers for the index_auth choices that mint their token in CI.
+AWS = {
+    "index_auth": "aws-codeartifact",
+    "aws_account_id": "012345678901",  # a leading zero: YAML must keep it a string
+    "aws_region": "eu-west-1",
+    "aws_codeartifact_domain": "acme",
+    "aws_codeartifact_repository": "pypi-store",
+}
+GOOGLE = {
+    "index_auth": "google-artifact-registry",
+    "gcp_project": "acme-artifacts",
+    "gcp_location": "europe-west4",
+    "gcp_repository": "python",
+}
+
 
 def bake(output_dir: Path, **answers: str) -> Path:
     """Bake the template with its defaults overridden by ``answers``; return the project folder."""

@@ -8,10 +8,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from baking import DEFAULTS, TEMPLATE, bake, tool
+from kuberay import KINDS, cluster_spec, manifest, pod_specs, validate
 
 SLIM_ROOT = {
     "base_image": "python:3.12-slim",
@@ -29,8 +29,8 @@ MATRIX = {
         "private_packages": "acme-models[gpu]>=1.4,<2, acme-features==0.3.1 ; python_version>'3.8'",
         "project_name": "Feature Store Runtime",
     },
+    "cuda-base": {"base_image": "rayproject/ray:2.60.0-py311-cu128"},
 }
-CRD = Path("/work/shared/kuberay/ray.io_rayclusters.yaml")
 
 
 @pytest.fixture(scope="module", params=list(MATRIX), ids=list(MATRIX))
@@ -130,15 +130,20 @@ def test_requirements_hold_each_private_package(baked):
     )
 
 
-def test_raycluster_is_valid_and_matches_the_image(baked):
+def test_every_manifest_validates_against_its_kuberay_crd(baked):
     answers, project = baked
-    manifest = yaml.safe_load((project / "deploy/raycluster.yaml").read_text(encoding="utf-8"))
-    crd = yaml.safe_load(CRD.read_text(encoding="utf-8"))
-    schema = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]
-    jsonschema.validate(manifest, schema["openAPIV3Schema"])
-    assert manifest["spec"]["rayVersion"] == answer(answers, "ray_version")
-    image = manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
-    assert image.startswith(f"ghcr.io/acme/{project.name}:")
+    for kind in KINDS:
+        resource = manifest(project, kind)
+        validate(resource)
+        spec = cluster_spec(resource)
+        assert spec["rayVersion"] == answer(answers, "ray_version")
+        for pod in pod_specs(resource):
+            assert pod["imagePullSecrets"] == [{"name": f"{project.name}-registry"}]
+            for container in pod["containers"]:
+                assert container["image"] == f"ghcr.io/acme/{project.name}:latest"
+                assert container["resources"]["requests"] and container["resources"]["limits"]
+        groups = [group["groupName"] for group in spec["workerGroupSpecs"]]
+        assert groups == (["cpu", "gpu"] if "cu128" in answer(answers, "base_image") else ["cpu"])
 
 
 def test_secrets_stay_out_of_git_and_the_build_context(baked):
@@ -148,7 +153,7 @@ def test_secrets_stay_out_of_git_and_the_build_context(baked):
     dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")
     assert "*" in dockerignore  # an allow-list: nothing but what the build needs
     allowed = [line for line in dockerignore if line.startswith("!")]
-    assert allowed == ["!requirements.txt", "!docker/check_index.py"]
+    assert allowed == ["!requirements.txt", "!image_tasks/index_probe.py"]
     assert "eol=lf" in (project / ".gitattributes").read_text(encoding="utf-8")
 
 

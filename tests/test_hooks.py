@@ -1,11 +1,16 @@
-"""The pre-gen hook refuses bad answers before anything is written, and never echoes a secret."""
+"""The pre-gen hook refuses bad answers before anything is written, never echoes a secret, and
+leaves no credential behind: not in cookiecutter's replay file, not in a rendered hook script."""
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from baking import TEMPLATE
+from baking import AWS, DEFAULTS, GOOGLE, TEMPLATE, tool
+from cookiecutter.environment import StrictEnvironment
 
 PASSWORD = "Hunter2-canary-9f3b"  # a password a user typed into the index URL by mistake
 TOKEN = "pypi-AgEIcHlwaS5vcmcCanaryToken0123456789"
@@ -26,6 +31,11 @@ REFUSALS = {
     ),
     "no-packages": ({"private_packages": " , "}, "No private packages"),
     "index-scheme": ({"private_index_url": "ftp://nexus.example.com/simple/"}, "not an http(s)"),
+    "index-no-scheme": (
+        {"private_index_url": "nexus.example.com/simple/"},
+        "'nexus.example.com/simple/' has no scheme. Write it in full, for example "
+        "'https://nexus.example.com/simple/'",
+    ),
     "index-plain-http": (
         {"private_index_url": "http://nexus.example.com/simple/"},
         "plain http to a remote host",
@@ -42,6 +52,10 @@ REFUSALS = {
         {"private_index_url": f"https://nexus.example.com/simple/?token={TOKEN}"},
         "query or fragment",
     ),
+    "index-no-scheme-credentials": (
+        {"private_index_url": f"deploy:{PASSWORD}@nexus.example.com/simple/"},
+        "has no scheme and carries what looks like credentials",
+    ),
     "ray-version-mismatch": (
         {"ray_version": "2.9.0", "base_image": "rayproject/ray:2.60.0-py311"},
         "ships Ray 2.60.0",
@@ -51,14 +65,42 @@ REFUSALS = {
         "ships Python 3.11",
     ),
     "uid": ({"base_image_uid": "ray"}, "is not a number"),
-    "syntax": ({"dockerfile_syntax": "Docker/Dockerfile:1"}, "not an image reference"),
+    "uid-not-the-base-images": (
+        {"base_image_uid": "0", "base_image_gid": "0"},
+        "runs as ray, 1000:100, but the base image UID:GID answers are 0:0",
+    ),
+    "aws-account-missing": (
+        {**AWS, "aws_account_id": ""},
+        "The AWS account ID is missing: index_auth aws-codeartifact needs it",
+    ),
+    "aws-region": ({**AWS, "aws_region": "Europe"}, "The AWS region 'Europe' is not valid"),
+    "aws-domain": (
+        {**AWS, "aws_codeartifact_domain": "Acme_Corp"},
+        "The CodeArtifact domain 'Acme_Corp' is not valid",
+    ),
+    "aws-index-url": (
+        {**AWS, "private_index_url": "https://nexus.example.com/simple/"},
+        "With index_auth aws-codeartifact, the private index URL must be "
+        "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/pypi-store/simple/",
+    ),
+    "google-project": (
+        {**GOOGLE, "gcp_project": "Acme"},
+        "The Google Cloud project ID 'Acme' is not valid",
+    ),
+    "google-index-url": (
+        {**GOOGLE, "private_index_url": "https://us-python.pkg.dev/acme-artifacts/python/simple/"},
+        "must be https://europe-west4-python.pkg.dev/acme-artifacts/python/simple/",
+    ),
 }
 
 
-def run_cookiecutter(tmp_path, answers: dict[str, str]) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), str(TEMPLATE)]
+def run_cookiecutter(
+    tmp_path: Path, answers: dict[str, str], **options
+) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path / "out"), str(TEMPLATE)]
+    argv += [] if "input" in options else ["--no-input"]
     argv += [f"{key}={value}" for key, value in answers.items()]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, **options)
 
 
 @pytest.mark.parametrize(("answers", "message"), REFUSALS.values(), ids=REFUSALS.keys())
@@ -66,10 +108,11 @@ def test_refusal(tmp_path, answers, message):
     result = run_cookiecutter(tmp_path, answers)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert message in output
+    assert message in result.stderr
     assert "error: " in result.stderr
-    assert list(tmp_path.iterdir()) == [], "a refused bake left files behind"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert PASSWORD not in output and TOKEN not in output
+    assert not re.search(r"(?<![a-z])://", output), "a URL shown without its scheme"
 
 
 def test_all_problems_reported_at_once(tmp_path):
@@ -87,9 +130,76 @@ def test_credentials_in_url_point_to_netrc(tmp_path):
     assert "~/.netrc" in result.stderr and "rotate" in result.stderr
 
 
-def test_loopback_http_index_is_accepted(tmp_path):
-    result = run_cookiecutter(tmp_path, {"private_index_url": "http://127.0.0.1:8080/simple/"})
+@pytest.mark.parametrize(
+    "answers",
+    [{"private_index_url": "http://127.0.0.1:8080/simple/"}, AWS, GOOGLE],
+    ids=["loopback-http", "aws-codeartifact", "google-artifact-registry"],
+)
+def test_accepted(tmp_path, answers):
+    result = run_cookiecutter(tmp_path, answers)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("answers", [{}, {"private_index_url": "ftp://x/simple/"}])
+def test_no_rendered_hook_is_left_in_the_temporary_directory(tmp_path, answers):
+    """cookiecutter leaves each rendered hook, every answer in it, in TMPDIR; ours delete
+    themselves, whether the bake succeeds or is refused."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    run_cookiecutter(tmp_path, answers, env={**os.environ, "TMPDIR": str(temporary)})
+    assert list(temporary.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://deploy:{PASSWORD}@nexus.example.com/simple/",
+        f"https://nexus.example.com/simple/?token={PASSWORD}",
+        f"deploy:{PASSWORD}@nexus.example.com/simple/",
+    ],
+    ids=["userinfo", "query", "no-scheme"],
+)
+@pytest.mark.parametrize("how", ["prompt", "command-line"])
+def test_a_refused_credential_is_stored_nowhere(tmp_path, url, how):
+    """cookiecutter writes every answer to ~/.cookiecutter_replay/ before the hook runs: the
+    hook takes the credential out again. Nothing under HOME (TMPDIR included) holds it after."""
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp")}
+    env.pop("COOKIECUTTER_CONFIG", None)
+    if how == "prompt":  # Enter for every question but the index URL (the 20th)
+        typed = "\n" * 19 + f"{url}\n" + "\n" * 2
+        result = run_cookiecutter(tmp_path, {}, env=env, input=typed)
+    else:
+        result = run_cookiecutter(tmp_path, {"private_index_url": url}, env=env)
+    assert result.returncode != 0
+    assert "The credential was not stored: nothing was baked." in result.stderr
+    replay = home / ".cookiecutter_replay" / f"{TEMPLATE.name}.json"
+    assert f"replay file ({replay}) keeps the answer without it" in result.stderr
+    holding = [
+        str(path.relative_to(home))
+        for path in home.rglob("*")
+        if path.is_file() and PASSWORD.encode() in path.read_bytes()
+    ]
+    assert holding == []
+    assert "example-private-package" in replay.read_text(encoding="utf-8")  # the rest stays
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_dockerfile_frontend_is_a_clear_choice(tmp_path):
+    """The prompt names both frontends; the second, the engine's own, drops the syntax line."""
+    result = run_cookiecutter(tmp_path, {}, input="\n" * 21 + "2\n")
+    assert result.returncode == 0, result.stderr
+    assert "docker/dockerfile:1, pulled from Docker Hub at every build" in result.stdout
+    assert "the engine's built-in frontend: no '# syntax=' line, works offline" in result.stdout
+    dockerfile = tmp_path / "out" / "ray-runtime" / "Dockerfile"
+    assert not dockerfile.read_text(encoding="utf-8").startswith("# syntax")
+
+
+def test_an_empty_dockerfile_frontend_on_the_command_line_bakes(tmp_path):
+    result = run_cookiecutter(tmp_path, {"dockerfile_syntax": ""})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("pwd", ["shell", "stale"])
@@ -98,10 +208,35 @@ def test_readme_bake_command_works_from_the_clone(tmp_path, pwd):
     written into the template meanwhile."""
     argv = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path), "."]
     env = {**os.environ, "PWD": str(TEMPLATE) if pwd == "shell" else "/nonexistent"}
-    caches = set((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__"))
+    caches = set(TEMPLATE.rglob("__pycache__"))
     result = subprocess.run(
         argv, cwd=TEMPLATE, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ray-runtime" / "Dockerfile").is_file()
-    assert set((TEMPLATE / "{{cookiecutter.project_slug}}").rglob("__pycache__")) == caches
+    assert set(TEMPLATE.rglob("__pycache__")) == caches
+
+
+def rendered_hook(tmp_path: Path):
+    """hooks/pre_gen_project.py as cookiecutter renders it, imported as a module."""
+    source = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
+    context = {"cookiecutter": {key: value for key, value in DEFAULTS.items()}}
+    script = tmp_path / "rendered_pre_gen_project.py"
+    script.write_text(StrictEnvironment(context=context).from_string(source).render(**context))
+    spec = importlib.util.spec_from_file_location("rendered_pre_gen_project", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lsof_finds_a_working_directory_as_proc_does(tmp_path):
+    """macOS has no /proc: the hook asks lsof for its parent's working directory instead."""
+    hook = rendered_hook(tmp_path)
+    tool("lsof")
+    sleeper = subprocess.Popen(["sleep", "30"], cwd=tmp_path)
+    try:
+        assert hook.lsof_working_directory(sleeper.pid) == tmp_path
+        assert hook.working_directory(sleeper.pid) == tmp_path
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -72,7 +72,7 @@ def registry(baked: Baked) -> str:
 
 def test_renders_without_jinja_leftovers(baked: Baked) -> None:
     assert "{%" not in baked.text
-    assert "cookiecutter" not in baked.text
+    assert "cookiecutter." not in baked.text
     assert "\r" not in baked.text
     assert baked.text.endswith("\n")
 
@@ -107,10 +107,12 @@ def test_every_job_declares_least_privilege(baked: Baked) -> None:
         assert isinstance(perms, dict), f"job {name}: no read-all/write-all"
         assert set(perms.values()) <= {"read", "write", "none"}
         writes = {scope for scope, level in perms.items() if level == "write"}
-        allowed = {"push": {"packages"}, "image": {"security-events"}}.get(name, set())
-        assert writes <= allowed, f"job {name} writes {writes - allowed}"
+        allowed = {"image": {"security-events", "packages"}, "sign": {"id-token", "packages"}}
+        assert writes <= allowed.get(name, set()), f"job {name} writes {writes}"
     grants = {name for name, job in baked.jobs.items() if "packages" in job["permissions"]}
-    assert grants == ({"push"} if registry(baked) == "ghcr.io" else set())
+    assert grants == ({"image", "sign"} if registry(baked) == "ghcr.io" else set())
+    tokens = {name for name, job in baked.jobs.items() if "id-token" in job["permissions"]}
+    assert tokens == {"sign"}, "only the job that signs may mint an OIDC token"
 
 
 def test_every_action_is_pinned_to_a_commit_with_a_version_comment(baked: Baked) -> None:
@@ -140,11 +142,9 @@ def test_checkout_does_not_persist_credentials(baked: Baked) -> None:
 
 def test_netrc_goes_to_the_build_as_a_quoted_buildkit_secret(baked: Baked) -> None:
     assert f'"netrc={NET_RC}"' in baked.text
-    builds = baked.uses("docker/build-push-action")
-    assert len(builds) == 2
-    for step in builds:
-        assert step["with"]["secrets"].strip() == f'"{SECRET_ID}={NET_RC}"'
-        assert "build-args" not in step["with"], "nothing secret (or not) goes in build args"
+    (build,) = baked.uses("docker/build-push-action")
+    assert build["with"]["secrets"].strip() == f'"{SECRET_ID}={NET_RC}"'
+    assert "build-args" not in build["with"], "nothing secret (or not) goes in build args"
 
 
 def test_secret_id_matches_the_dockerfile(baked: Baked) -> None:
@@ -160,43 +160,94 @@ def test_no_attestation_records_build_arguments(baked: Baked) -> None:
         assert "attests" not in step["with"]
 
 
-def test_pull_requests_build_and_test_but_never_push(baked: Baked) -> None:
-    (build,) = baked.uses("docker/build-push-action", "image")
-    assert build["with"]["push"] is False
-    assert build["with"]["load"] is True
-    assert build["with"]["tags"] == "${{ env.CI_IMAGE }}"
+def step_named(baked: Baked, job: str, name: str) -> dict[str, Any]:
+    (step,) = [s for s in baked.steps(job) if s.get("name") == name]
+    return step
 
-    pushers = [
-        name
-        for name in baked.jobs
-        for step in baked.uses("docker/build-push-action", name)
-        if step["with"].get("push") is True
+
+def test_one_build_and_the_audited_bytes_are_published(baked: Baked) -> None:
+    """Built once, loaded, never pushed by the build; audit, test, then publish of those bytes."""
+    (build,) = baked.uses("docker/build-push-action")
+    assert baked.uses("docker/build-push-action", "image") == [build]
+    assert build["with"]["push"] is False and build["with"]["load"] is True
+    assert build["with"]["tags"].splitlines() == [
+        "${{ env.CI_IMAGE }}",
+        "${{ steps.meta.outputs.tags }}",
     ]
-    assert pushers == ["push"]
-    push = baked.jobs["push"]
-    assert "github.event_name != 'pull_request'" in push["if"]
-    assert "refs/tags/" in push["if"]
-    assert "image" in push["needs"]
-    assert baked.uses("docker/login-action", "push")
-    for name in baked.jobs:
-        if name != "push":
-            assert not baked.uses("docker/login-action", name)
+    for step in baked.steps():
+        assert not re.search(
+            r"\b(docker|podman|buildah)\s+(build|push)|buildx", step.get("run", "")
+        )
+    names = [s.get("name") for s in baked.steps("image")]
+    order = ["Build the image", "Audit the image for leaked credentials", "Test the image",
+             "Log in to the registry", "Publish the audited image"]  # fmt: skip
+    assert [names.index(n) for n in order] == sorted(names.index(n) for n in order)
+    publish = step_named(baked, "image", "Publish the audited image")
+    assert "nox -s publish" in publish["run"]
+    assert (
+        publish["env"]["IMAGE"] == "${{ env.CI_IMAGE }}"
+        and publish["env"]["IMAGE_ENGINE"] == "buildx"
+    )
+    # A failed audit or test stops the job before these steps: their `if` has no always().
+    gated = [s for s in baked.steps("image") if names.index(s["name"]) > names.index(order[2])]
+    for step in gated:
+        if step["name"] in ("Log in to the registry", "Publish the audited image"):
+            assert step["if"] == "env.PUBLISH == 'true'"
+    condition = baked.jobs["image"]["env"]["PUBLISH"]
+    assert "github.event_name != 'pull_request'" in condition
+    assert "github.event.repository.default_branch" in condition and "refs/tags/" in condition
 
 
-def test_tested_and_pushed_builds_match(baked: Baked) -> None:
-    """The push job rebuilds from the tested build's cache: same inputs, same labels."""
-    (meta_image,) = baked.uses("docker/metadata-action", "image")
-    (meta_push,) = baked.uses("docker/metadata-action", "push")
-    assert meta_image["with"] == meta_push["with"]
-    (tested,) = baked.uses("docker/build-push-action", "image")
-    (pushed,) = baked.uses("docker/build-push-action", "push")
-    for key in ("context", "secrets", "labels", "provenance", "sbom", "file", "target"):
-        assert tested["with"].get(key) == pushed["with"].get(key), key
-    assert pushed["with"]["cache-from"] in tested["with"]["cache-to"].replace(",mode=max", "")
+def test_publish_step_pushes_every_release_tag(baked: Baked, tmp_path: Path) -> None:
+    """The step's script under bash, with a stand-in nox that records its arguments."""
+    step = step_named(baked, "image", "Publish the audited image")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nox").write_text(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > args\nmkdir -p .image-tasks\n"
+        'echo \'{"image": "ghcr.io/acme/x@sha256:abc"}\' > .image-tasks/published.json\n'
+    )
+    (bin_dir / "nox").chmod(0o755)
+    output = tmp_path / "output"
+    tags = "ghcr.io/acme/x:main\nghcr.io/acme/x:sha-1234567\n"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "TAGS": tags, "GITHUB_OUTPUT": str(output)}
+    result = subprocess.run(
+        [tool("bash"), "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "args").read_text().split()
+    assert args == ["-s", "publish", "--", "--tag", "ghcr.io/acme/x:main",
+                    "--tag", "ghcr.io/acme/x:sha-1234567"]  # fmt: skip
+    assert output.read_text() == "image=ghcr.io/acme/x@sha256:abc\n"
+
+
+def test_sign_job_signs_and_attests_the_published_digest(baked: Baked) -> None:
+    sign = baked.jobs["sign"]
+    assert sign["needs"] == "image"
+    assert sign["if"] == "needs.image.outputs.image != ''"
+    assert baked.jobs["image"]["outputs"]["image"] == "${{ steps.publish.outputs.image }}"
+    assert sign["env"]["IMAGE"] == "${{ needs.image.outputs.image }}"
+    assert baked.uses("sigstore/cosign-installer", "sign")
+    runs = [s.get("run", "") for s in baked.steps("sign")]
+    assert 'cosign sign --yes "$IMAGE"' in runs
+    assert (
+        'cosign attest --yes --type "$AUDIT_PREDICATE_TYPE" --predicate audit.json "$IMAGE"' in runs
+    )
+    assert baked.data["env"]["AUDIT_PREDICATE_TYPE"].startswith("urn:")
+    (upload,) = baked.uses("actions/upload-artifact", "image")
+    (download,) = baked.uses("actions/download-artifact", "sign")
+    assert upload["with"]["name"] == download["with"]["name"]
+    assert upload["with"]["path"] == ".image-tasks/audit.json"
+    assert upload["if"] == "steps.publish.outcome == 'success'"
+    assert not baked.uses("actions/checkout", "sign"), "the signing job runs no repository code"
 
 
 def test_registry_login(baked: Baked) -> None:
-    (login,) = baked.uses("docker/login-action")
+    logins = baked.uses("docker/login-action")
+    assert [s in baked.steps("image") for s in logins] == [True, False]
+    assert logins[0]["with"] == logins[1]["with"]
+    login = logins[0]
     assert login["with"]["registry"] == "${{ env.REGISTRY }}"
     if registry(baked) == "ghcr.io":
         assert login["with"]["password"] == "${{ secrets.GITHUB_TOKEN }}"
@@ -296,6 +347,24 @@ def test_audit_and_sarif_upload(baked: Baked) -> None:
     assert upload["with"]["sarif_file"] == "audit.sarif"
     names = [s.get("name") for s in steps]
     assert names.index(audit["name"]) > names.index("Build the image")
+
+
+def test_summary_shows_the_verdict_and_the_digest(baked: Baked, tmp_path: Path) -> None:
+    step = step_named(baked, "image", "Summary")
+    assert step["if"] == "always()"
+    state = tmp_path / ".image-tasks"
+    state.mkdir()
+    (state / "audit.json").write_text('{"summary": "CLEAN: no secret found in x."}')
+    (state / "published.json").write_text('{"image": "ghcr.io/acme/x@sha256:abc"}')
+    summary = tmp_path / "summary"
+    result = subprocess.run(
+        [tool("bash"), "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path, env={"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = summary.read_text()
+    assert "CLEAN: no secret found in x." in text and "`ghcr.io/acme/x@sha256:abc`" in text
 
 
 def test_no_expressions_in_shell_scripts(baked: Baked) -> None:

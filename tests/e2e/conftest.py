@@ -8,15 +8,17 @@ random password: the canary) and bake repositories against it.
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from baking import bake, need, tool
-from harness import write_wheel
+from harness import Registry, write_wheel
 
 STATE = Path(os.environ.get("RAYRT_STATE", "/var/tmp/rayrt"))
 PRIVATE_PACKAGE = "acme-sauce"
@@ -90,6 +92,46 @@ def baked_e2e(provisioned, local_index, tmp_path_factory):
         return bake(tmp_path_factory.mktemp("e2e"), **{**defaults, **answers})
 
     return _bake
+
+
+@pytest.fixture(scope="session")
+def registry(provisioned, tmp_path_factory) -> Registry:
+    """A real registry (Debian's docker-registry, the CNCF distribution registry) on loopback,
+    with htpasswd auth and a random password, for the whole run."""
+    server = tool("docker-registry")
+    folder = tmp_path_factory.mktemp("registry")
+    password = "reg-" + secrets.token_urlsafe(18)
+    htpasswd = subprocess.run(
+        [tool("htpasswd"), "-niB", "pusher"],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout  # fmt: skip (the password on stdin, never on a command line)
+    (folder / "htpasswd").write_text(htpasswd)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (folder / "config.yml").write_text(
+        f"version: 0.1\nlog: {{level: warn}}\n"
+        f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n"
+        f"auth: {{htpasswd: {{realm: e2e, path: {folder / 'htpasswd'}}}}}\n"
+    )
+    log = (folder / "registry.log").open("w")
+    process = subprocess.Popen(
+        [server, "serve", str(folder / "config.yml")], stdout=log, stderr=log
+    )
+    registry = Registry(f"127.0.0.1:{port}", "pusher", password, folder)
+    deadline = time.monotonic() + 30
+    while registry.status("/v2/") != 200:
+        assert process.poll() is None and time.monotonic() < deadline, (
+            folder / "registry.log"
+        ).read_text()
+        time.sleep(0.2)
+    yield registry
+    process.terminate()
+    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,20 @@ import base64
 import gzip
 import hashlib
 import io
+import json
 import os
 import secrets
 import subprocess
 import sys
 import tarfile
 import time
+import urllib.error
+import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import zstandard
 
 # Image tags of this run carry it: runs from two clones on one machine never share an image.
 RUN = secrets.token_hex(3)
@@ -116,4 +122,84 @@ def canary_places(archive: Path, secret: str) -> list[str]:
         for member in outer:
             if member.isfile():
                 scan(outer.extractfile(member).read(), member.name)
+    return places
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The test registry: where it listens and its one account, and what users do with it."""
+
+    host: str
+    user: str
+    password: str
+    folder: Path
+
+    def status(self, path: str) -> int | None:
+        """The HTTP status the registry answers for path, asked with its account (or None)."""
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request = urllib.request.Request(f"http://{self.host}{path}")
+        request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return 200
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return None
+
+    def login(self, engine: str, env: dict[str, str]) -> None:
+        """`docker login` / `podman login` as a user would, the password on standard input."""
+        program = "podman" if engine == "podman" else "docker"
+        extra = ["--tls-verify=false"] if program == "podman" else []
+        subprocess.run(
+            [program, "login", *extra, "--username", self.user, "--password-stdin", self.host],
+            input=self.password, env=env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+
+    def user_env(self, folder: Path) -> dict[str, str]:
+        """Engine logins of one test user, kept in their own files (never the machine's)."""
+        return {
+            "DOCKER_CONFIG": str(folder / "docker"),
+            "REGISTRY_AUTH_FILE": str(folder / "auth.json"),
+        }
+
+    def skopeo(self, *argv: str, auth: Path) -> str:
+        """skopeo with the user's login file, plain http to this loopback registry."""
+        result = subprocess.run(
+            ["skopeo", *argv], env={**os.environ, "REGISTRY_AUTH_FILE": str(auth)},
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return result.stdout
+
+    def manifest(self, reference: str, auth: Path) -> tuple[str, dict]:
+        """(digest, manifest) of what the registry serves for reference, read by skopeo."""
+        raw = self.skopeo(
+            "inspect", "--raw", "--tls-verify=false", f"docker://{reference}", auth=auth
+        )
+        return "sha256:" + hashlib.sha256(raw.encode()).hexdigest(), json.loads(raw)
+
+    def has_repository(self, repository: str) -> bool:
+        return self.status(f"/v2/{repository}/tags/list") == 200
+
+
+def blob_places(folder: Path, values: list[str]) -> list[str]:
+    """Every blob of an image copied from a registry (`skopeo copy ... dir:`), decompressed,
+    and every file in it when it is a layer, that holds one of the secrets in any encoding."""
+    needles = set().union(*(encodings(value) for value in values))
+    places = []
+    for blob in sorted(folder.iterdir()):
+        data = blob.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        elif data[:4] == b"\x28\xb5\x2f\xfd":
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        if any(needle in data for needle in needles):
+            places.append(blob.name)
+        if len(data) > 512 and data[257:262] == b"ustar":
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                for member in layer:
+                    if member.isfile() and any(
+                        n in layer.extractfile(member).read() for n in needles
+                    ):
+                        places.append(f"{blob.name}:{member.name}")
     return places

@@ -1,5 +1,7 @@
-"""End to end on each engine, as a user runs it: bake, `nox -s build audit test`, then prove
-independently that the index password is nowhere in the saved image."""
+"""End to end on each engine, as a user runs it: bake, `nox -s build audit test publish` against
+the local index and a real registry, then prove independently that the registry serves the
+audited image, and that neither the index password nor the registry's is in the saved image or
+in any blob the registry holds."""
 
 import json
 import subprocess
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from baking import tool
-from harness import canary_places, engine_env, run, save_image, tag
+from harness import RUN, blob_places, canary_places, engine_env, run, save_image, tag
 
 ENGINES = ("buildx", "docker", "podman")
 TIMINGS = Path(__file__).resolve().parents[2] / ".e2e-timings.json"
@@ -20,16 +22,17 @@ def record(name: str, seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def repository(baked_e2e) -> Path:
-    return baked_e2e()
+def repository(baked_e2e, registry) -> Path:
+    return baked_e2e(image_name=f"{registry.host}/e2e-{RUN}/app")
 
 
 @pytest.mark.engine
 @pytest.mark.parametrize("engine", ENGINES)
-def test_nox_builds_audits_and_tests(engine, repository, local_index, tmp_path):
+def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, registry, tmp_path):
     _, netrc, password = local_index
-    image = tag(f"e2e-{engine}")
-    env = engine_env(engine, IMAGE=image, NETRC=str(netrc))
+    image = f"{registry.host}/e2e-{RUN}/{engine}:dev"
+    logins = registry.user_env(tmp_path)
+    env = engine_env(engine, IMAGE=image, NETRC=str(netrc), **logins)
     if engine == "docker":
         client = subprocess.run(
             ["docker", "version", "--format", "{{.Client.Version}}"],
@@ -42,28 +45,67 @@ def test_nox_builds_audits_and_tests(engine, repository, local_index, tmp_path):
     assert status == 0, output[-6000:]
     assert "building with host networking" in output
     record(f"nox -s build ({engine})", seconds)
+    registry.login(engine, env)
     status, output_rest, seconds = run(
-        [tool("nox"), "-s", "audit", "test"], cwd=repository, env=env
+        [tool("nox"), "-s", "audit", "test", "publish"], cwd=repository, env=env
     )
     assert status == 0, output_rest[-6000:]
-    record(f"nox -s audit test ({engine})", seconds)
-    assert "4 passed" in output_rest
+    record(f"nox -s audit test publish ({engine})", seconds)
+    assert "8 passed" in output_rest
     for text in (output, output_rest):
-        assert password not in text, "the password reached the terminal"
+        assert password not in text, "the index password reached the terminal"
+        assert registry.password not in text, "the registry password reached the terminal"
         assert "Traceback" not in text
 
+    # What publish says it pushed is what the registry serves, and it is the audited image.
+    published = json.loads((repository / ".image-tasks/published.json").read_text())
+    auth = Path(logins["REGISTRY_AUTH_FILE"] if engine == "podman" else logins["DOCKER_CONFIG"])
+    auth = auth if engine == "podman" else auth / "config.json"
+    digest, manifest = registry.manifest(image, auth)
+    assert published["image"] == f"{registry.host}/e2e-{RUN}/{engine}@{digest}"
+    assert published["image"] in output_rest.splitlines()
+    program = "podman" if engine == "podman" else "docker"
+    local_id = subprocess.run(
+        [program, "image", "inspect", "--format", "{{.Id}}", image],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert manifest["config"]["digest"].removeprefix("sha256:") == local_id.removeprefix("sha256:")
+    assert (
+        f"its image config {manifest['config']['digest']} is the one audited clean" in output_rest
+    )
+    records = json.loads((repository / ".image-tasks/audits.json").read_text())
+    assert records[manifest["config"]["digest"]]["verdict"] == "clean"
+
+    pushed = tmp_path / "pushed"
+    registry.skopeo(
+        "copy", "-q", "--src-tls-verify=false", f"docker://{image}", f"dir:{pushed}", auth=auth
+    )
+    assert blob_places(pushed, [password, registry.password]) == []
     archive = tmp_path / "image.tar"
     save_image(engine, image, archive)
     assert canary_places(archive, password) == []
 
 
 @pytest.mark.engine
-def test_invoke_tasks_do_the_same(repository, local_index):
+def test_invoke_tasks_do_the_same(repository, local_index, registry, tmp_path):
     _, netrc, password = local_index
-    env = engine_env("buildx", IMAGE=tag("e2e-invoke"), NETRC=str(netrc))
-    status, output, _ = run([tool("invoke"), "build", "audit", "test"], cwd=repository, env=env)
+    image = f"{registry.host}/e2e-{RUN}/invoke:dev"
+    env = engine_env("buildx", IMAGE=image, NETRC=str(netrc), **registry.user_env(tmp_path))
+    registry.login("buildx", env)
+    argv = [tool("invoke"), "build", "audit", "test", "publish"]
+    status, output, _ = run(argv, cwd=repository, env=env)
     assert status == 0, output[-6000:]
-    assert "4 passed" in output and password not in output
+    assert "8 passed" in output and password not in output and registry.password not in output
+    assert f"{registry.host}/e2e-{RUN}/invoke@sha256:" in output
+
+
+def test_publish_is_never_part_of_the_default_run(repository):
+    listing = subprocess.run(
+        [tool("nox"), "--list"], cwd=repository, capture_output=True, text=True, check=True
+    ).stdout
+    defaults = [line.split()[1] for line in listing.splitlines() if line.startswith("* ")]
+    assert defaults == ["build", "audit", "test"]
+    assert any(line.startswith("- publish") for line in listing.splitlines())
 
 
 def test_independent_scan_finds_a_planted_canary(provisioned, tmp_path):
@@ -90,7 +132,11 @@ VARIANTS = {
     "uv-on-buildx": ("buildx", {"installer": "uv"}),
     "root-base-on-podman": (
         "podman",
-        {"base_image_uid": "0", "base_image_gid": "0", "private_packages": "acme-sauce, ray"},
+        {
+            "base_image_uid": "0",
+            "base_image_gid": "0",
+            "private_packages": "acme-sauce, ray[default]",
+        },
     ),
 }
 
@@ -108,7 +154,7 @@ def test_template_options_build_audit_and_test(
     env = engine_env(engine, IMAGE=image, NETRC=str(netrc))
     status, output, _ = run([tool("nox"), "-s", "build", "audit", "test"], cwd=repository, env=env)
     assert status == 0, output[-6000:]
-    assert "4 passed" in output and password not in output
+    assert "8 passed" in output and password not in output
     archive = tmp_path / "image.tar"
     save_image(engine, image, archive)
     assert canary_places(archive, password) == []

@@ -13,7 +13,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import local_index, pipeline
+from image_tasks import build, cluster, local_index, pipeline, publish, template
 from image_tasks.errors import TaskError
 
 
@@ -22,7 +22,8 @@ def parser() -> argparse.ArgumentParser:
     tasks = top.add_subparsers(dest="task", required=True)
 
     def task(name: str, function, **kwargs) -> argparse.ArgumentParser:
-        sub = tasks.add_parser(name, help=function.__doc__.splitlines()[0], **kwargs)
+        summary = " ".join(function.__doc__.split("\n\n")[0].split())  # the whole first paragraph
+        sub = tasks.add_parser(name, help=summary, description=summary, **kwargs)
         sub.set_defaults(function=function)
         return sub
 
@@ -34,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
             help="container engine (default: $IMAGE_ENGINE, else detected)",
         )
 
-    for name, function in (("build", pipeline.build), ("audit", pipeline.audit)):
+    for name, function in (("build", build.build), ("audit", pipeline.audit)):
         sub = task(name, function)
         image_options(sub)
         sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
@@ -44,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="rebuild every step (after rotating the credential, say)",
             )
+            sub.add_argument(
+                "--no-index-check",
+                dest="index_check",
+                action="store_false",
+                help="skip asking the index from this machine first (the build still checks)",
+            )
         if name == "audit":
             sub.add_argument(
                 "--format", dest="output_format", default="text", choices=("text", "json", "sarif")
@@ -51,9 +58,29 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--output", help="write the report to this file")
     test = task("test", pipeline.test)
     image_options(test)
-    # `nox -- --netrc PATH` hands the same arguments to build, audit and test.
+    # `nox -- --netrc PATH` hands the same arguments to build, audit, test and publish.
     test.add_argument("--netrc", help=argparse.SUPPRESS)
+    push = task("publish", publish.publish)
+    image_options(push)
+    push.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="push the audited image as REF instead of IMAGE (repeatable)",
+    )
+    push.add_argument("--netrc", help=argparse.SUPPRESS)
     task("lint", pipeline.lint)
+    ray_cluster = task("cluster", cluster.cluster)
+    image_options(ray_cluster)
+    ray_cluster.add_argument("--workers", type=int, default=2, help="worker nodes (default 2)")
+    ray_cluster.add_argument("--worker-image", help="start the workers from this local image")
+    ray_cluster.add_argument(
+        "--timeout", type=float, default=180, help="seconds to join, and to run the job (180)"
+    )
+    ray_cluster.add_argument("--netrc", help=argparse.SUPPRESS)  # as for test: nox -- --netrc
+    task("template", template.check)
     index = task("index", local_index.serve)
     index.add_argument("--wheelhouse", default="wheelhouse", help="folder of wheels to serve")
     index.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
@@ -64,8 +91,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     arguments, extra = parser().parse_known_args(argv)
     options = {k: v for k, v in vars(arguments).items() if k not in {"task", "function"}}
-    if arguments.task == "test":
+    if arguments.task in ("test", "publish", "cluster"):
         options.pop("netrc")
+    if arguments.task == "test":
         options["pytest_args"] = extra
     elif extra:
         parser().error(f"unrecognized arguments: {' '.join(extra)}")

@@ -49,7 +49,7 @@ class Credential:
             ) from None
 
 
-def resolve(explicit: str | os.PathLike | None = None) -> Credential:
+def resolve(explicit: str | os.PathLike | None, index_url: str) -> Credential:
     """The credential for this run, or a TaskError naming the four ways to give one."""
     if explicit:
         return _file(Path(explicit).expanduser(), "the --netrc option")
@@ -60,7 +60,12 @@ def resolve(explicit: str | os.PathLike | None = None) -> Credential:
     home = Path.home() / ".netrc"
     if home.exists():
         return _file(home, "~/.netrc")
-    raise TaskError(f"No credential for the private index was found: {WAYS}.")
+    host = urlsplit(index_url).hostname or "HOST"
+    raise TaskError(
+        f"No credential for the private index {host} was found: "
+        + WAYS.replace("machine HOST", f"machine {host}").replace("the index host", host)
+        + "."
+    )
 
 
 def _file(path: Path, origin: str) -> Credential:
@@ -74,8 +79,9 @@ def _file(path: Path, origin: str) -> Credential:
     return Credential(origin=f"{origin} ({path})", path=path)
 
 
-def check_covers(credential: Credential, index_url: str) -> None:
-    """Fail before the build when the netrc does not parse or has no entry for the index host.
+def login_for(credential: Credential, index_url: str) -> tuple[str, str]:
+    """The (login, password) the netrc holds for the index host; a TaskError before the build
+    when it does not parse or has no entry for that host.
 
     Parsed with the standard library's netrc module, as pip (through requests) parses it. Its
     errors quote the offending token, which may be a password: only the line number is passed on.
@@ -93,11 +99,14 @@ def check_covers(credential: Credential, index_url: str) -> None:
             f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "
             "Each entry reads 'machine HOST login USER password SECRET'."
         ) from None
-    if parsed.authenticators(host) is None:
+    entry = parsed.authenticators(host)
+    if entry is None:
         raise TaskError(
             f"The netrc from {credential.origin} has no entry for the index host {host!r} (and no "
             f"'default' entry). Add 'machine {host} login USER password SECRET' to it."
         )
+    login, _, password = entry
+    return login or "", password or ""
 
 
 def _parse(credential: Credential) -> netrc.netrc:

@@ -1,9 +1,12 @@
 """A local password-protected index for trying the whole loop without a company Nexus.
 
-pypiserver serves a wheelhouse folder on loopback, refusing anonymous downloads and listings;
-the password is random, stored hashed in an htpasswd file and in clear only in a throwaway netrc
-(mode 600, in a private directory that is removed when the index stops). Needs pypiserver and
-passlib (the ``index`` dependency group); ``nox -s index`` installs them.
+pypiserver serves a wheelhouse folder on loopback, refusing anonymous downloads and listings,
+and answering 404 for any name not in the wheelhouse (its default would redirect unknown names
+to public PyPI: dependency confusion). The password is random, stored hashed in an htpasswd
+file and in clear only in a throwaway netrc (mode 600, in a private directory). Ctrl-C,
+SIGTERM, SIGHUP, or the end of the process that started it (nox, killed, does not pass the
+signal on) stop the server and remove that directory. Needs pypiserver and passlib (the
+``index`` dependency group); ``nox -s index`` installs them.
 """
 
 import base64
@@ -22,6 +25,24 @@ from pathlib import Path
 from image_tasks.errors import TaskError
 
 USER = "local"
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP: stop as Ctrl-C does."""
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+def _die_with_this_process() -> None:
+    """In the server's child: Linux sends it SIGTERM if the task dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the watch in `serve` still stops it with its parent
 
 
 def free_port(port: int | None) -> int:
@@ -113,29 +134,40 @@ def serve(wheelhouse: str, port: int | None = None, netrc_out: str | None = None
         raise TaskError("pypiserver is not installed: run `nox -s index`, which installs it.")
     port = free_port(port)
     url = f"http://127.0.0.1:{port}/simple/"
-    with tempfile.TemporaryDirectory(prefix="local-index-") as private:
-        htpasswd, netrc, password = write_credentials(Path(private))
-        if netrc_out:
-            link_netrc(Path(netrc_out), netrc)
-        argv = [server, "run", "--host", "127.0.0.1", "--port", str(port),
-                "--passwords", str(htpasswd), "--authenticate", "download,list,update",
-                str(folder)]  # fmt: skip
-        process = subprocess.Popen(argv)
-        try:
-            wait_until_up(url, process, password)
-            print(
-                f"Local index: {url} (user {USER!r}, password in {netrc_out or netrc}).\n"
-                f"In another shell:  export PRIVATE_INDEX_URL={url} "
-                f"NETRC={netrc_out or netrc}; nox\nStop with Ctrl-C.",
-                flush=True,
-            )
-            for stop in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(stop, lambda *_: process.terminate())
-            return process.wait()
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            if netrc_out and Path(netrc_out).is_symlink():
-                Path(netrc_out).unlink()
+    parent = os.getppid()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    try:
+        with tempfile.TemporaryDirectory(prefix="local-index-") as private:
+            htpasswd, netrc, password = write_credentials(Path(private))
+            if netrc_out:
+                link_netrc(Path(netrc_out), netrc)
+            argv = [server, "run", "--host", "127.0.0.1", "--port", str(port),
+                    "--passwords", str(htpasswd), "--authenticate", "download,list,update",
+                    "--disable-fallback", str(folder)]  # fmt: skip
+            try:
+                return _run(argv, url, password, netrc_out or netrc, parent)
+            finally:
+                if netrc_out and Path(netrc_out).is_symlink():
+                    Path(netrc_out).unlink()
+    except (KeyboardInterrupt, Stopped):
+        return 0
+
+
+def _run(argv: list[str], url: str, password: str, netrc: Path | str, parent: int) -> int:
+    """Run pypiserver until it ends, or the task is stopped, or its parent is gone."""
+    process = subprocess.Popen(argv, preexec_fn=_die_with_this_process)
+    try:
+        wait_until_up(url, process, password)
+        print(
+            f"Local index: {url} (user {USER!r}, password in {netrc}).\n"
+            f"In another shell:  export PRIVATE_INDEX_URL={url} NETRC={netrc}; nox\n"
+            "Stop with Ctrl-C.",
+            flush=True,
+        )
+        while process.poll() is None and os.getppid() == parent:
+            time.sleep(0.5)  # a new parent means whoever started the task has gone
+        return process.returncode or 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

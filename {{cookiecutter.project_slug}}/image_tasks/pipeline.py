@@ -1,4 +1,5 @@
-"""The tasks: build the image, audit it for leaked credentials, test it, lint the repository.
+"""The tasks: audit the image for leaked credentials, test it, lint the repository (build and
+publish have modules of their own).
 
 Each returns an exit status or raises TaskError; noxfile.py and tasks.py only call them.
 """
@@ -8,63 +9,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from image_tasks import audit as leak_audit
-from image_tasks import credentials, engines, settings, validation
+from image_tasks import audit_records, credentials, engines, settings
 from image_tasks.errors import TaskError
-
-
-def build(
-    *,
-    netrc: str | None = None,
-    image: str | None = None,
-    engine: str | None = None,
-    no_cache: bool = False,
-) -> int:
-    """Build the image with the netrc mounted as a BuildKit secret; print its reference."""
-    config = settings.load(image, engine)
-    requirements = settings.PROJECT_ROOT / "requirements.txt"
-    try:
-        validation.requirement_names(requirements.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise TaskError(
-            f"Cannot read {requirements} ({error.__class__.__name__}): it lists what the image "
-            "installs from the private index, one requirement a line."
-        ) from None
-    credential = credentials.resolve(netrc)
-    credentials.check_covers(credential, config.index_url)
-    chosen = engines.detect(config.engine)
-    host = urlsplit(config.index_url).hostname or ""
-    host_network = validation.is_loopback(host)
-    if host_network:
-        print(f"The index is on loopback ({host}): building with host networking.", file=sys.stderr)
-    print(
-        f"Building {config.image} with {chosen.name}; index {config.index_url}; "
-        f"credential from {credential.origin}.",
-        file=sys.stderr,
-    )
-    argv = chosen.build_argv(
-        image=config.image,
-        dockerfile=config.dockerfile,
-        context=config.context,
-        secrets=[f"id={config.secret_id},{credential.secret_source()}"],
-        build_args={"PRIVATE_INDEX_URL": config.index_url},
-        host_network=host_network,
-        no_cache=no_cache,
-    )
-    status = engines.stream(chosen, argv)
-    if status in (130, -2):  # the engine was interrupted with the user's Ctrl-C
-        raise KeyboardInterrupt
-    if status != 0:
-        raise TaskError(
-            f"The build failed ({chosen.name} exited with {status}); its output above shows the "
-            "first error. An HTTP 401 or 403 from the index means the netrc credential is wrong or "
-            "lacks access to a package; 'secret netrc not found' means no credential reached the "
-            "engine; a 404 means a package or version is not on the index."
-        )
-    print(config.image)
-    return 0
 
 
 def audit(
@@ -76,9 +24,11 @@ def audit(
     output: str | None = None,
 ) -> int:
     """Save the image and audit every layer, its config and history, with the netrc's secrets as
-    canaries. Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
+    canaries; record the verdict against the image's config digest, which publish checks.
+
+    Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
     config = settings.load(image, engine)
-    credential = credentials.resolve(netrc)
+    credential = credentials.resolve(netrc, config.index_url)
     canary = (
         ["--netrc", str(credential.path)]
         if credential.path
@@ -88,9 +38,20 @@ def audit(
     reports = ["--format", output_format] + (["--output", output] if output else [])
     if os.environ.get("AUDIT_SARIF"):
         reports += ["--sarif", os.environ["AUDIT_SARIF"]]
+    audit_records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
+    audit_records.REPORT.parent.mkdir(exist_ok=True)
+    reports += ["--json", str(audit_records.REPORT), "--display-name", config.image]
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
-        return leak_audit.main([str(archive), *canary, *reports])
+        status = leak_audit.main([str(archive), *canary, *reports])
+    if status in (0, 1):
+        for record in audit_records.record_report(config.image):
+            print(
+                f"Recorded: {record.config_digest} audited {record.verdict} "
+                f"({audit_records.RECORDS.relative_to(settings.PROJECT_ROOT)}).",
+                file=sys.stderr,
+            )
+    return status
 
 
 def test(
@@ -107,15 +68,19 @@ def test(
 
 LINTERS = (
     ("hadolint", ["hadolint", "Dockerfile"]),
-    ("zizmor", ["zizmor", "--offline", ".github/workflows"]),
-    ("actionlint", ["actionlint", ".github/workflows/image.yml"]),
+    ("zizmor", ["zizmor", "--offline", ".github/workflows", ".github/dependabot.yml"]),
+    (
+        "actionlint",
+        ["actionlint", ".github/workflows/image.yml", ".github/workflows/template-check.yml"],
+    ),
     ("ruff", ["ruff", "check", "."]),
     ("ruff", ["ruff", "format", "--check", "."]),
 )
 
 
 def lint() -> int:
-    """hadolint on the Dockerfile, zizmor and actionlint on the workflow, ruff on the Python."""
+    """hadolint on the Dockerfile, zizmor and actionlint on the workflows (zizmor on the Dependabot
+    configuration too), ruff on the Python."""
     missing = sorted({tool for tool, _ in LINTERS if shutil.which(tool) is None})
     if missing:
         raise TaskError(

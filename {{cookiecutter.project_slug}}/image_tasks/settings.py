@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from image_tasks import validation
 from image_tasks.errors import TaskError
@@ -25,8 +26,15 @@ class Settings:
     engine: str | None
     secret_id: str
     runtime_uid: int
+    frontend: str | None  # the Dockerfile's `# syntax=` image, which the engine pulls first
     dockerfile: Path = PROJECT_ROOT / "Dockerfile"
     context: Path = PROJECT_ROOT
+
+
+class DockerfileFacts(NamedTuple):
+    secret_id: str
+    runtime_uid: int
+    frontend: str | None
 
 
 @cache
@@ -48,9 +56,9 @@ def configured() -> dict[str, str]:
 
 
 @cache
-def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> tuple[str, int]:
-    """The secret id the Dockerfile mounts and the user it ends as: the Dockerfile is their one
-    source, so the tasks cannot drift from it."""
+def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> DockerfileFacts:
+    """The secret id the Dockerfile mounts, the user it ends as and its frontend: the
+    Dockerfile is their one source, so the tasks cannot drift from it."""
     try:
         text = dockerfile.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -63,19 +71,27 @@ def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> tuple[st
             "(RUN --mount=type=secret,id=netrc,...) and end with a numeric USER uid:gid; "
             "restore those lines from the template."
         )
-    return secret_ids[0], int(users[-1])
+    # A parser directive counts only before the first instruction or other comment text.
+    frontend = re.match(r"(?:#\s*\w+\s*=.*\n)*#\s*syntax\s*=\s*(\S+)", text, re.IGNORECASE)
+    return DockerfileFacts(secret_ids[0], int(users[-1]), frontend and frontend[1])
 
 
 def load(image: str | None = None, engine: str | None = None) -> Settings:
     """Settings for this run: explicit options, then the environment, then pyproject.toml."""
     table = configured()
-    image = image or os.environ.get("IMAGE") or f"{table['image-name']}:{DEFAULT_TAG}"
+    if image:
+        origin = "image given with --image"
+    elif os.environ.get("IMAGE"):
+        image, origin = os.environ["IMAGE"], "image in the IMAGE variable"
+    else:
+        image, origin = f"{table['image-name']}:{DEFAULT_TAG}", "image-name in pyproject.toml"
     index_url = os.environ.get("PRIVATE_INDEX_URL") or table["private-index-url"]
-    secret_id, runtime_uid = dockerfile_facts()
+    secret_id, runtime_uid, frontend = dockerfile_facts()
     return Settings(
-        image=validation.check_image(image, what="image (IMAGE)", allow_tag=True),
+        image=validation.check_image(image, what=origin, allow_tag=True),
         index_url=validation.check_index_url(index_url),
         engine=engine or os.environ.get("IMAGE_ENGINE") or None,
         secret_id=secret_id,
         runtime_uid=runtime_uid,
+        frontend=frontend,
     )

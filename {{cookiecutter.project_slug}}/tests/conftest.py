@@ -17,11 +17,13 @@ def image() -> str:
 
 @pytest.fixture(scope="session")
 def run(image):
-    """run(*argv) -> stdout of argv in a throwaway container of the image; fails on non-zero."""
+    """run(*argv, user=None) -> stdout of argv in a throwaway container of the image (as user, a
+    uid[:gid], if given); fails on non-zero."""
     engine = engines.detect(settings.load().engine)
 
-    def _run(*argv: str) -> str:
-        result = engine.run(engine.run_argv(image, argv), capture_output=True, text=True)
+    def _run(*argv: str, user: str | None = None) -> str:
+        argv_ = engine.run_argv(image, argv, user=user)
+        result = engine.run(argv_, capture_output=True, text=True)
         assert result.returncode == 0, f"{argv[0]} failed in {image}:\n{result.stderr[-4000:]}"
         return result.stdout
 

@@ -57,3 +57,39 @@ for root, dirs, files in os.walk("/"):
                 found.append(path)
 print("\\n".join(found))
 """
+
+# Start a Ray head as KubeRay does, then run KubeRay v1.7.0's own probes against it: for Ray
+# 2.53+ an httpGet of the dashboard agent's /api/healthz (the kubelet sends it, so only the
+# port must answer); for older Ray, and for a RayService worker's Serve check on any Ray, an
+# exec probe of `bash -c "wget ... | grep success"`, so bash, wget and grep must be in the image.
+# Prints one "NAME RESULT" line a check.
+KUBERAY_PROBES = """
+import json, shutil, subprocess, sys, time, urllib.request
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read().decode()
+    except OSError as error:
+        return None, str(error)
+
+for tool in ("bash", "wget", "grep"):
+    print("tool-" + tool, "present" if shutil.which(tool) else "MISSING")
+start = subprocess.run(
+    ["ray", "start", "--head", "--num-cpus=1", "--disable-usage-stats"],
+    capture_output=True, text=True,
+)
+failure = start.stderr[-2000:].replace("\\n", " | ") if start.returncode else ""
+print("ray-start", start.returncode, failure)
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline and get("http://127.0.0.1:52365/api/healthz")[0] != 200:
+    time.sleep(1)
+print("http-probe", get("http://127.0.0.1:52365/api/healthz")[0])
+status, body = get("http://127.0.0.1:8265/api/version")
+print("job-server", json.loads(body).get("ray_version") if status == 200 else None)
+wget = "wget --tries 1 -T {} -q -O- http://localhost:{}/{} | grep success"
+head_probe = " && ".join(
+    (wget.format(2, 52365, "api/local_raylet_healthz"), wget.format(10, 8265, "api/gcs_healthz"))
+)
+print("exec-probe", subprocess.run(["bash", "-c", head_probe], capture_output=True).returncode)
+"""  # no `ray stop`: the container ends with this process, and Ray with it

@@ -1,6 +1,9 @@
-"""The install step's preflight (docker/check_index.py), run as the image runs it, on loopback."""
+"""The index probe (image_tasks/index_probe.py), run as the install step runs it inside the
+image (a script, the netrc in NETRC) against HTTP servers on loopback that answer as indexes
+do. The build task's use of it from the host is tested end to end (tests/e2e/test_failures.py)."""
 
 import http.server
+import socket
 import subprocess
 import sys
 import threading
@@ -8,7 +11,7 @@ import threading
 import pytest
 from baking import TEMPLATE
 
-SCRIPT = TEMPLATE / "{{cookiecutter.project_slug}}" / "docker" / "check_index.py"
+SCRIPT = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "index_probe.py"
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -54,9 +57,27 @@ def test_refused_credential_is_said_plainly(tmp_path, netrc):
     url = f"http://127.0.0.1:{server.server_port}/simple/"
     result = check(tmp_path, netrc, url, "# comment\n--hash=sha256:00\nAcme_Models[gpu]>=1\n")
     assert result.returncode == 1
-    assert "answered HTTP 401" in result.stderr and "acme-models/" in result.stderr
+    assert "answered HTTP 401" in result.stderr and "for 'deploy' at 127.0.0.1" in result.stderr
+    assert "wrong or expired" in result.stderr and "'acme-models'" in result.stderr
     assert "s3cret" not in result.stderr
     assert [path for path, _ in handler.seen] == ["/simple/acme-models/"]
+
+
+def test_a_project_the_index_lacks_is_named(tmp_path, netrc):
+    server, _ = serve(404)
+    url = f"http://127.0.0.1:{server.server_port}/simple/"
+    result = check(tmp_path, netrc, url, "acme-orbitt==1.0\n")
+    assert result.returncode == 1
+    assert "'acme-orbitt' is not on the index 127.0.0.1" in result.stderr
+
+
+def test_an_index_that_is_down_is_named_with_its_port(tmp_path, netrc):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = check(tmp_path, netrc, f"http://127.0.0.1:{port}/simple/", "acme\n")
+    assert result.returncode == 1
+    assert f"cannot reach 127.0.0.1:{port} (connection refused)" in result.stderr
 
 
 def test_redirects_are_not_followed_with_the_credential(tmp_path, netrc):
