@@ -142,3 +142,13 @@ def test_bad_dockerfile_is_exit_2(tmp_path, capsys, content, words):
     assert audit.main([leaky(tmp_path), "--dockerfile", str(path)]) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_dockerfile_uri_is_relative_to_the_repository(tmp_path, monkeypatch):
+    from image_tasks.audit import sarif
+
+    (tmp_path / "docker").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert sarif.dockerfile_uri(str(tmp_path / "docker" / "Dockerfile")) == "docker/Dockerfile"
+    assert sarif.dockerfile_uri("docker/Dockerfile") == "docker/Dockerfile"
+    assert sarif.dockerfile_uri("/elsewhere/My Dockerfile") == "My%20Dockerfile"

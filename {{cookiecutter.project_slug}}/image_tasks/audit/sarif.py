@@ -11,7 +11,6 @@ runs it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -58,12 +57,14 @@ def _uri(path: str) -> str:
 
 
 def dockerfile_uri(path: str) -> str:
-    """The Dockerfile as a relative URI: from the working directory (the repository root,
-    where the tasks run) when it lies below it."""
-    relative = os.path.relpath(os.path.abspath(path))
-    if relative.startswith(".."):
-        relative = os.path.basename(path)
-    return _uri(Path(relative).as_posix())
+    """The Dockerfile as a URI relative to the repository root, as code scanning wants it: the
+    repository the audit is baked into when the file lies in it, else the working directory
+    (where the tasks run), else its bare name."""
+    full = Path(path).resolve()
+    for root in (PYPROJECT.parent, Path.cwd().resolve()):
+        if full.is_relative_to(root):
+            return _uri(full.relative_to(root).as_posix())
+    return _uri(full.name)
 
 
 def _location(report: Report, f: Finding) -> dict:
