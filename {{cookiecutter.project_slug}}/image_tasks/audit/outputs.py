@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 
 from .errors import AuditError
@@ -39,7 +38,7 @@ def write_report(path: str, text: str) -> None:
 
 def _replace(path: str, text: str) -> None:
     directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
     try:
         if directory:
             os.makedirs(directory, exist_ok=True)  # (a report in a folder of its own: made)
