@@ -3,7 +3,7 @@
 nox -s tests               every test (provisions engines and base images first if need be)
 nox -s tests -- -k hooks   a subset
 nox -s lint
-nox -s benchmark -- ARCHIVE
+nox -s benchmark           the audit's speed on the provisioned Ray image (-- --ablations)
 """
 
 import os

@@ -61,7 +61,11 @@ def test_yaml_and_toml_parse(baked):
         if path.suffix in {".yml", ".yaml"}:
             assert yaml.safe_load(path.read_text(encoding="utf-8")), path
     table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    assert set(table["tool"]["image-tasks"]) == {"image-name", "private-index-url"}
+    assert set(table["tool"]["image-tasks"]) == {
+        "image-name",
+        "private-index-url",
+        "repository-url",
+    }
 
 
 def test_python_compiles_and_passes_ruff(baked):

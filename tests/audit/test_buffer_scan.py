@@ -16,7 +16,7 @@ import tarfile
 import pytest
 from audit_builders import Image, docker_oci, write
 from image_tasks import audit
-from image_tasks.audit import archive, scanner
+from image_tasks.audit import archive, search
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 SECRET = PASSWORD.encode()
@@ -98,7 +98,7 @@ def test_many_tiny_members_in_one_buffer(tmp_path):
 
 
 def test_needle_too_frequent_for_the_index_falls_back_per_member(tmp_path):
-    dense = SECRET * (scanner.MAX_BUFFER_HITS + 10)
+    dense = SECRET * (search.MAX_HITS + 10)
     entries = [("d/dense.txt", dense)]
     entries += [(f"d/after{i}", (SECRET if i % 3 == 0 else b"nothing") + b"\n") for i in range(9)]
     layer = gnu_layer(*entries)

@@ -126,6 +126,8 @@ def test_image_reference_goes_through_engines(monkeypatch, tmp_path):
     report = audit.run("local/app:latest", [PASSWORD])
     assert calls == ["local/app:latest"]
     check_leak(report)
+    assert report.source == "local/app:latest"  # named by the reference, not the saved file
+    assert "local/app:latest" in report.verdict and str(archive) not in report.render("json")
 
 
 def test_image_reference_task_error_is_exit_2(monkeypatch, capsys):

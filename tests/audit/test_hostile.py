@@ -112,6 +112,8 @@ def test_traversal_absolute_and_non_utf8_names(tmp_path, monkeypatch):
         for name in ("../../../root/.netrc", "/abs/.git-credentials", "root/\udcff\udcfe/.netrc"):
             info = tarfile.TarInfo(name)
             data = f"machine h login u password {PASSWORD}\n".encode()
+            if name.endswith(".git-credentials"):
+                data = f"https://u:{PASSWORD}@git.example\n".encode()
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
         info = tarfile.TarInfo("x" * 300 + "/.netrc")  # GNU long name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from audit_builders import Image, docker_oci, layer, write
@@ -22,6 +23,16 @@ PRIVATE_KEY = (
 def scan(tmp_path, *files, **kwargs):
     path = write(tmp_path, docker_oci(Image(layers=[layer(*files)])), "r.tar")
     return audit.run(path, **kwargs)
+
+
+def record(site: str, dist: str, files) -> tuple[str, bytes]:
+    """A dist-info RECORD owning ``files`` (paths under ``site``), as pip writes it."""
+    lines = []
+    for path, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path[len(site) + 1 :]},sha256={digest},{len(data)}")
+    lines.append(f"{dist}.dist-info/RECORD,,")
+    return f"{site}/{dist}.dist-info/RECORD", ("\n".join(lines) + "\n").encode()
 
 
 def rules_of(report):
@@ -143,8 +154,12 @@ def test_package_tree_policy(tmp_path):
         (f"{site}/pkg/tests/keys/test.key", PRIVATE_KEY.replace("OPENSSH ", "").encode()),
         (f"{site}/pkg/docs/netrc.txt", b"machine h login u password Qw9zLx7Tp2Vb\n"),
     ]
-    assert scan(tmp_path, *files).findings == []
-    strict = scan(tmp_path, *files, strict=True)
+    owned = [*files, record(site, "pkg-1.0", files)]
+    assert scan(tmp_path, *owned).findings == []
+    # the same files, owned by no package: every rule
+    unowned = rules_of(scan(tmp_path, *files))
+    assert {"url-credentials", "private-key-block", "netrc-entry"} <= unowned
+    strict = scan(tmp_path, *owned, strict=True)
     assert {"url-credentials", "private-key-block", "netrc-entry"} <= rules_of(strict)
     # token rules, canaries and installer-written files are checked inside packages too
     report = scan(

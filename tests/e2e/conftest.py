@@ -132,3 +132,19 @@ def registry(provisioned, tmp_path_factory) -> Registry:
     yield registry
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def auditor(tmp_path_factory):
+    """A baked repository: its audit is what runs in every user's `nox -s audit`."""
+    return bake(tmp_path_factory.mktemp("auditor"))
+
+
+@pytest.fixture(scope="module")
+def credential(tmp_path_factory):
+    """A netrc (mode 600) for nexus.example.com, and its random password (the canary)."""
+    password = "seed-" + secrets.token_urlsafe(18)
+    netrc = tmp_path_factory.mktemp("seed-credential") / "netrc"
+    netrc.write_text(f"machine nexus.example.com\nlogin deploy\npassword {password}\n")
+    netrc.chmod(0o600)
+    return netrc, password

@@ -3,12 +3,10 @@ the baked repository's `python -m image_tasks.audit IMAGE`: each flagged with th
 layer. The template's own pattern and the Ray base image are flagged by nothing."""
 
 import json
-import secrets
 import subprocess
 import sys
 
 import pytest
-from baking import bake
 from harness import engine_env, tag
 
 NETRC_HOST = "nexus.example.com"
@@ -42,21 +40,6 @@ VARIANTS = {
         {("canary", 1), ("netrc-file", 1)},
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def auditor(tmp_path_factory):
-    """A baked repository: its audit is what runs in every user's `nox -s audit`."""
-    return bake(tmp_path_factory.mktemp("auditor"))
-
-
-@pytest.fixture(scope="module")
-def credential(tmp_path_factory):
-    password = "seed-" + secrets.token_urlsafe(18)
-    netrc = tmp_path_factory.mktemp("seed-credential") / "netrc"
-    netrc.write_text(f"machine {NETRC_HOST}\nlogin deploy\npassword {password}\n")
-    netrc.chmod(0o600)
-    return netrc, password
 
 
 def audit(auditor, image: str, netrc) -> tuple[int, dict, str]:

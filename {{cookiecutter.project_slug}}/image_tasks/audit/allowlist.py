@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-from .errors import AuditError
+from .errors import AuditError, read_text
 from .rules import RULES_BY_ID
 
 
@@ -69,15 +69,7 @@ def parse(text: str, origin: str = "allow-list") -> list[Entry]:
 
 
 def load(path: str) -> list[Entry]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(1 << 20)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise AuditError(
-            f"cannot read the allow-list {path!r} ({reason}); check the path given to --allow-list."
-        ) from None
-    return parse(text, f"allow-list {path}")
+    return parse(read_text(path, "allow-list", "--allow-list"), f"allow-list {path}")
 
 
 def split(findings, entries):

@@ -61,7 +61,6 @@ TOKEN_PREFIXES = (
     "npm_",
     "hf_",
 )
-NETRC_KEYWORDS = ("machine", "default", "login", "password", "account", "macdef")
 
 
 @dataclass(frozen=True)

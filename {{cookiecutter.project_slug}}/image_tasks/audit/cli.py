@@ -7,12 +7,13 @@ stderr saying what failed and what to do; never a traceback, never a secret).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 
+from .. import __version__
 from . import canaries as canaries_module
 from .errors import AuditError
+from .outputs import write_report
+from .progress import Progress
 from .redaction import Scrubber
 
 EPILOG = """\
@@ -32,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", help="archive path, OCI layout directory, '-', or image reference")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(
         "--netrc",
         action="append",
@@ -54,15 +56,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write a SARIF 2.1.0 report to FILE (for GitHub code scanning)",
     )
-    p.add_argument(
-        "--json",
-        metavar="FILE",
-        help="also write the JSON report to FILE (the record the publish task checks)",
-    )
+    p.add_argument("--json", metavar="FILE", help="also write the JSON report to FILE")
     p.add_argument(
         "--display-name",
         metavar="NAME",
-        help="how the report names the source (default: SOURCE), e.g. the image reference",
+        help="how the report, its verdict and SARIF name the source (default: SOURCE)",
+    )
+    p.add_argument(
+        "--dockerfile",
+        metavar="PATH",
+        help="the Dockerfile the image was built from: findings point at the instruction "
+        "that made their layer (SARIF locations)",
     )
     p.add_argument(
         "--allow-list",
@@ -92,22 +96,26 @@ def main(argv: list[str] | None = None) -> int:
             found = canaries_module.from_sources(args.netrc, args.canary_env, notes=notes)
         except ValueError as exc:
             raise AuditError(str(exc)) from None
-        for canary in found:
-            for variant, _, _ in canaries_module.build([canary]).variants:
-                scrub.add(variant)
+        for secret in canaries_module.build(found).secrets():
+            scrub.add(secret)
+        for canary in found:  # (one too short to be searched is scrubbed all the same)
             scrub.add(canary.value)
         report = run(
-            args.source, found, allow_list=args.allow_list, strict=args.strict, notes=notes
+            args.source,
+            found,
+            allow_list=args.allow_list,
+            strict=args.strict,
+            notes=notes,
+            display_name=args.display_name,
+            dockerfile_path=args.dockerfile,
+            progress=Progress.on_terminal(sys.stderr),
         )
-        if args.display_name:
-            report.source = args.display_name
-        if args.sarif:
-            _write(args.sarif, report.render("sarif"))
-        if args.json:
-            _write(args.json, report.render("json"))
+        for path, fmt in ((args.sarif, "sarif"), (args.json, "json")):
+            if path:
+                write_report(path, report.render(fmt))
         text = report.render(args.format)
         if args.output:
-            _write(args.output, text)
+            write_report(args.output, text)
             print(scrub(report.verdict), file=sys.stderr)
         else:
             sys.stdout.write(text)
@@ -126,19 +134,6 @@ def main(argv: list[str] | None = None) -> int:
             "Please report it with the image's origin (not its secrets)."
         )
     return 2
-
-
-def _write(path: str, text: str) -> None:
-    """Write a report whole or not at all: a temporary file beside it, then a rename."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise AuditError(f"cannot write the report to {path!r} ({exc.strerror}).") from None
 
 
 def _fail(message: str) -> None:

@@ -10,3 +10,16 @@ from __future__ import annotations
 
 class AuditError(Exception):
     """The source could not be audited (exit status 2)."""
+
+
+def read_text(path: str, what: str, option: str, limit: int = 1 << 20) -> str:
+    """The text of a file the user named with ``option`` (its first ``limit`` characters), or
+    an AuditError that names the file and the option."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(limit)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise AuditError(
+            f"cannot read the {what} {path!r} ({reason}); check the path given to {option}."
+        ) from None

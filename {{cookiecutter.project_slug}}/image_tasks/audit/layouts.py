@@ -39,6 +39,8 @@ class Image:
     diff_ids: list[str] = field(default_factory=list)
     history: list[str | None] = field(default_factory=list)  # created_by per layer
     history_index: dict[int, int] = field(default_factory=dict)  # history step -> layer
+    steps: list[str] = field(default_factory=list)  # created_by of every history step
+    tagged: bool = False  # whether ``name`` is a tag the archive gives (not a digest or key)
 
 
 @dataclass
@@ -91,6 +93,15 @@ def _history(config: dict) -> tuple[list[str | None], dict[int, int]]:
     return created, steps
 
 
+def _steps(config) -> list[str]:
+    history = config.get("history") if isinstance(config, dict) else None
+    if not isinstance(history, list):
+        return []
+    return [
+        str(entry.get("created_by") or "") if isinstance(entry, dict) else "" for entry in history
+    ]
+
+
 def _diff_ids(config) -> list[str]:
     rootfs = config.get("rootfs") if isinstance(config, dict) else None
     ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
@@ -130,6 +141,8 @@ def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) 
             layout.images.append(
                 Image(
                     name=str(tags[0]) if tags else config_key,
+                    tagged=bool(tags),
+                    steps=_steps(config),
                     config=config_key,
                     layers=layers,
                     diff_ids=_diff_ids(config),
@@ -203,6 +216,8 @@ def _walk_index(index, jsons, present, layout: Layout, need, images: bool, depth
         layout.images.append(
             Image(
                 name=str(name or descriptor["digest"]),
+                tagged=bool(name),
+                steps=_steps(config),
                 config=config_key,
                 layers=layers,
                 diff_ids=_diff_ids(config),

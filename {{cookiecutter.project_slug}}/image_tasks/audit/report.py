@@ -1,20 +1,17 @@
 """Findings and the report, rendered as text (people), JSON (machines) or SARIF 2.1.0
-(GitHub code scanning).  Every string written goes through the report's `Scrubber`."""
+(GitHub code scanning, `sarif`).  Every string written goes through the report's `Scrubber`.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 
+from .. import __version__
+from . import sarif
 from .redaction import Scrubber
-from .rules import RULES, RULES_BY_ID
-
-TOOL = "image-tasks-audit"
-TOOL_VERSION = "1.0.0"
-INFO_URI = "https://github.com/"  # replaced by the baked repository's URL when known
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
-SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+from .rules import RULES_BY_ID
+from .sarif import TOOL
 
 
 @dataclass
@@ -32,7 +29,9 @@ class Finding:
     deleted_in: int | None = None
     deleted_by: str | None = None
     image: str | None = None
-    count: int = 1
+    offset: int | None = None  # byte offset of the match in the file (as stored)
+    instruction: str | None = None  # the Dockerfile instruction that made the layer
+    lines: tuple[int, int] | None = None  # its first and last line
 
     @property
     def severity(self) -> str:
@@ -54,15 +53,22 @@ class LayerInfo:
 
 
 @dataclass
+class ImageInfo:
+    name: str
+    config_digest: str  # sha256 of the config blob as read: the image ID
+
+
+@dataclass
 class Report:
-    source: str
+    source: str  # how the report names what was audited (--display-name, or SOURCE)
     findings: list[Finding] = field(default_factory=list)
     layers: list[LayerInfo] = field(default_factory=list)
     allowed: list[tuple[Finding, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)  # labels only
-    images: list[dict] = field(default_factory=list)  # name and config digest of each image
     policy: dict = field(default_factory=dict)
+    images: list[ImageInfo] = field(default_factory=list)
+    dockerfile: str | None = None  # the Dockerfile findings point at (SARIF locations)
     scrub: Scrubber = field(default_factory=Scrubber, repr=False)
 
     @property
@@ -90,17 +96,18 @@ class Report:
     def _finding_dict(self, f: Finding) -> dict:
         data = asdict(f)
         data.pop("blob")
+        data["lines"] = list(f.lines) if f.lines else None
         data["severity"] = f.severity
         data["title"] = f.title
         return {k: (self.scrub(v) if isinstance(v, str) else v) for k, v in data.items()}
 
     def to_json(self) -> str:
         doc = {
-            "tool": {"name": TOOL, "version": TOOL_VERSION},
+            "tool": {"name": TOOL, "version": __version__},
             "source": self.source,
+            "images": [asdict(x) for x in self.images],
             "verdict": "leak" if self.findings else "clean",
             "summary": self.verdict,
-            "images": self.images,
             "findings": [self._finding_dict(f) for f in self.findings],
             "allowed": [dict(self._finding_dict(f), reason=r) for f, r in self.allowed],
             "layers": [asdict(x) for x in self.layers],
@@ -147,80 +154,9 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_sarif(self) -> str:
-        used = {f.rule for f in self.findings}
-        rules = [r for r in RULES if r.id in used] or []
-        index = {r.id: i for i, r in enumerate(rules)}
-        results = []
-        for f in self.findings:
-            text = f.message
-            if f.layer is not None:
-                text += f" (layer {f.layer}"
-                if f.deleted_in is not None:
-                    text += f", deleted in layer {f.deleted_in}"
-                text += ")"
-            if f.excerpt:
-                text += f": {f.excerpt}"
-            uri = f.path.lstrip("/") or "image"
-            logical = f"layer {f.layer}" if f.layer is not None else f.location
-            results.append(
-                {
-                    "ruleId": f.rule,
-                    "ruleIndex": index[f.rule],
-                    "level": LEVEL[f.severity],
-                    "message": {"text": self.scrub(text)},
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": _uri(self.scrub(uri))}
-                            },
-                            "logicalLocations": [{"name": self.scrub(logical), "kind": "module"}],
-                        }
-                    ],
-                    "partialFingerprints": {
-                        "auditFinding/v1": f"{f.rule}:{self.scrub(f.path)}:{f.location}"
-                    },
-                }
-            )
-        doc = {
-            "$schema": SARIF_SCHEMA,
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {
-                        "driver": {
-                            "name": TOOL,
-                            "version": TOOL_VERSION,
-                            "informationUri": INFO_URI,
-                            "rules": [
-                                {
-                                    "id": r.id,
-                                    "name": "".join(p.title() for p in r.id.split("-")),
-                                    "shortDescription": {"text": r.title},
-                                    "fullDescription": {"text": r.help},
-                                    "help": {"text": r.help},
-                                    "defaultConfiguration": {"level": LEVEL[r.severity]},
-                                    "properties": {
-                                        "tags": ["security", r.category],
-                                        "security-severity": SECURITY_SEVERITY[r.severity],
-                                    },
-                                }
-                                for r in rules
-                            ],
-                        }
-                    },
-                    "results": results,
-                }
-            ],
-        }
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return sarif.render(self)
 
 
 def _short(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _uri(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path, safe="/-._~") or "image"

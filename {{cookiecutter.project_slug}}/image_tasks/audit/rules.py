@@ -1,6 +1,7 @@
-"""The audit's rules, as data.  The engine that applies them is `scanner`.
+"""The audit's rules, as data.  The engines that apply them are `filescan` (with `matching`
+and `search`), `credfiles`, `layerscan` and `configscan`.
 
-Four categories:
+Five categories:
 
 ``canary``
     A known secret (or one of its encodings) found anywhere.  Applies to every byte of every
@@ -21,16 +22,34 @@ Four categories:
     is a placeholder (``${VAR}``, ``<password>``, ``****``, ``changeme``...) are not findings.
 ``image-config``
     Secret-looking variables in ENV, LABEL and recorded build arguments.
+``package-integrity``
+    A file an installed package owns that no longer matches its record.
 
 Scope policy for installed third-party code.  Files under a package tree (``site-packages``,
 ``dist-packages``, the Python standard library, ``/usr/share/doc``, ``node_modules``, conda
-package caches) are published code that any image installing those packages carries; they are
-full of documentation examples (pip's own ``https://user:password@host``) and test fixtures
-(private keys of test suites).  There the *generic* patterns (``url-credentials``,
-``netrc-entry``, ``private-key-block``; rules with ``scope="outside-packages"``) are applied only
-to files that installers and tools write (``direct_url.json``, ``*.pth``, ``*.egg-link``) and
-to credential files by name; the token rules, whose shapes are specific (PyPI, GitHub, AWS),
-apply everywhere, and so do canaries and credential-file rules.
+package caches) that a package manager owns are published code that any image installing
+those packages carries; they are full of documentation examples (pip's own
+``https://user:password@host``) and test fixtures (private keys of test suites).  A file is
+owned when an installed distribution's ``*.dist-info/RECORD`` lists it (with the same size, and
+the same sha256 where the audit computed one: for files where a generic pattern matched),
+or dpkg's ``var/lib/dpkg/info/*.list``, or a conda environment's ``conda-meta/*.json``, in the
+same layer or a lower one (see `ownership`).  In an owned file the *generic* patterns
+(``url-credentials``, ``netrc-entry``, ``private-key-block``; rules with
+``scope="outside-packages"``) are not applied, except to files that installers and tools write
+(``direct_url.json``, ``*.pth``, ``*.egg-link``); the token rules, whose shapes are specific
+(PyPI, GitHub, AWS), apply everywhere, and so do canaries and credential-file rules.  A file
+in a package tree that no package manager owns (a build step planted it) is an ordinary file
+and gets every rule.  An owned file whose size or sha256 no longer matches its RECORD is a
+finding itself (``package-file-modified``).  Line-wrapped base64 (below) is searched outside
+package trees only.
+
+Credential files whose secret fields are all placeholders.  A netrc, ``pip.conf``,
+``.pypirc``, ``uv.toml``, ``.git-credentials``, docker config or ``.npmrc`` whose secret fields
+(passwords; a netrc's logins where no password stands beside them; a docker ``auth``'s
+password; ``_authToken``) are all unfilled (``${VAR}``, ``$VAR``, ``$(cmd)``, ``<password>``,
+``****``, empty: `is_unfilled`) holds no credential: a note, not a finding.  One real secret
+among placeholders is a finding.  Files found by path alone (keys, cloud credentials, uv's
+store, ``/run/secrets``) are findings whatever they hold.
 
 Canary encodings in large binaries.  The raw, percent- and JSON-encoded forms of a canary are
 searched in every byte.  Its base64 forms are searched in every text file and every binary
@@ -45,26 +64,26 @@ it.  Its limits: cores shorter than 24 characters (a secret under about 18 bytes
 spans more than two line breaks (a secret over about 70 bytes at 64 columns); other wrapping
 (indentation or quotes on each line, a JSON ``\n`` escape, URL-safe base64) is not undone.
 
-Compressed files inside a layer are not decompressed.  The layer blobs themselves are
-(gzip, zstd, bzip2, xz), but a file in a layer is scanned as the bytes it holds: in a ``.gz``,
-``.bz2``, ``.xz``, ``.zst`` or ``.tar.gz`` written during the build, in a zip-based archive
-(``.whl``, ``.zip``, ``.jar``, ``.egg``) with deflated members, in a ``.deb``/``.rpm``
-payload or a git pack, a canary that was compressed is not found, and neither are the pattern
-and credential-file rules applied to the files inside.  What such files store uncompressed is
-still searched: zip member names (zip headers and central directory), zip members stored
-without compression, and the contents of an uncompressed ``.tar``.  "Every byte of every
-file" above means every byte as stored in the layer.
+Archives and compressed files inside a layer are opened (see `nested`).  A file named
+``.gz``, ``.tgz``, ``.tar.gz``, ``.zip``, ``.whl``, ``.jar`` or ``.tar`` whose first bytes agree
+is decompressed and read: every rule applies to what is inside (paths ``/outer.tgz!/inner``),
+and archives inside it are opened too, two levels deep.  Within bounds, each said in the report
+when it stops something: a budget of decompressed bytes per image (``Limits.nested_bytes``,
+64 MiB; archives left when it is spent are listed in a note, not opened), 32 MiB of stored
+bytes for one archive, a decompression ratio of 100 (a bomb stops there), encrypted zip members
+(not read).  What is not opened: other formats (``.bz2``, ``.xz``, ``.zst``, ``.deb``, ``.rpm``,
+git packs, ``.egg``), archives nested three deep, and whatever a bound stopped; their bytes are
+still searched as stored, which finds a canary stored uncompressed (zip member names, stored
+members).
 
-Both policies are reported in the JSON output and both are switched off by ``strict=True``
-(``--strict``).
+These policies are reported in the JSON output; the package-tree and large-binary policies are
+switched off by ``strict=True`` (``--strict``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-SEVERITIES = ("critical", "high", "medium", "low")
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,7 @@ class Rule:
     parents: tuple[str, ...] = ()
     under: tuple[str, ...] = ()  # path prefixes (without leading '/')
     content: re.Pattern[bytes] | None = None  # must match (with a real secret) to report
+    fields: str = ""  # or the format whose secret fields are read: "netrc", "docker-auth"
     example_values: tuple[str, ...] = ()
 
 
@@ -131,6 +151,7 @@ RULES: tuple[Rule, ...] = (
         "(RUN --mount=type=secret,id=netrc and NETRC=/run/secrets/netrc) instead of COPYing or "
         "copying it: a later 'rm' does not remove it from the lower layer.",
         names=(".netrc", "_netrc"),
+        fields="netrc",
     ),
     Rule(
         id="pip-config-credentials",
@@ -179,6 +200,7 @@ RULES: tuple[Rule, ...] = (
         severity="critical",
         help="A git credential store is in the image. Remove it and rotate the tokens.",
         names=(".git-credentials",),
+        content=_URL_CRED,
     ),
     Rule(
         id="docker-config-auth",
@@ -190,6 +212,7 @@ RULES: tuple[Rule, ...] = (
         names=("config.json", "auth.json"),
         parents=(".docker", "containers"),
         content=_DOCKER_AUTH,
+        fields="docker-auth",
     ),
     Rule(
         id="npmrc-token",
@@ -319,6 +342,16 @@ RULES: tuple[Rule, ...] = (
         max_length=9000,
         scope="outside-packages",
     ),
+    # -- package integrity ---------------------------------------------------------------
+    Rule(
+        id="package-file-modified",
+        category="package-integrity",
+        title="file owned by an installed package no longer matches its record",
+        severity="medium",
+        help="A file that an installed distribution's RECORD lists has another size or sha256 "
+        "than the record says: a build step changed installed code after installing it. "
+        "Reinstall the package, or patch it upstream, instead of editing site-packages.",
+    ),
     # -- image config --------------------------------------------------------------------
     Rule(
         id="secret-variable",
@@ -415,6 +448,21 @@ PLACEHOLDER_VALUES = frozenset(
 _TEMPLATE = re.compile(
     r"^\$[A-Za-z_{(]|^%[sd(]|\{[A-Za-z_0-9]*\}|^<[^>]*>$|^\[[^\]]*\]$|^@[A-Z_]+@$"
 )
+
+
+# A credential file's secret field that is not filled in: ${VAR}, $VAR, $(cmd), <password>,
+# %(name)s, a template marker, @VAR@, a mask (****, xxxx, ----), or nothing.
+_UNFILLED = re.compile(
+    r"^(?:\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|<[^<>]*>|%\([^)]*\)s"
+    r"|\{\{[^}]*\}\}|@[A-Za-z_]+@|[*xX.#-]+)$"
+)
+
+
+def is_unfilled(value: str) -> bool:
+    """True for a credential file's field that holds no secret (see `_UNFILLED`): stricter
+    than `is_placeholder`, since a file found by its path is a strong signal."""
+    v = value.strip().strip("\"'")
+    return not v or _UNFILLED.match(v) is not None
 
 
 def is_placeholder(value: str) -> bool:

@@ -1,0 +1,113 @@
+"""The image config, manifests, indexes and attestations: every string of a JSON document.
+
+Canaries and pattern rules apply to every string (and key); the ``secret-variable`` rule to
+the assignments a string makes: ENV entries (``NAME=value``), labels, build arguments
+recorded in the history (``|1 TOKEN=...``) or in a provenance statement (``build-arg:NAME``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import redaction
+from .archive import printable
+from .matching import Matcher
+from .report import Finding
+from .rules import NOT_SECRET_NAME, SECRET_NAME, is_placeholder
+
+KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
+
+
+def scan_json(m: Matcher, doc, pseudo: str, location: str, blob: str | None) -> list[Finding]:
+    """Apply canaries, patterns and secret-variable checks to every string of a JSON doc."""
+    findings: list[Finding] = []
+    for path, key, value in _walk(doc, pseudo):
+        data = value.encode("utf-8", "surrogateescape")
+        shown = printable(path)
+        for index, name in m.canaries_in_text(data):
+            findings.append(
+                Finding(
+                    "canary",
+                    shown,
+                    f"{m.label(index)} found in {location} ({name})",
+                    excerpt=_canary_excerpt(m, value),
+                    location=location,
+                    blob=blob,
+                )
+            )
+        findings += m.pattern_findings(data, shown, location, location, blob)
+        for name, secret in _assignments(key, value):
+            if _secret_variable(name, secret):
+                m.scrub.add(secret)
+                findings.append(
+                    Finding(
+                        "secret-variable",
+                        shown,
+                        f"variable {name} holds a literal secret in {location}",
+                        excerpt=m.scrub(f"{name}={redaction.MASK}"),
+                        location=location,
+                        blob=blob,
+                    )
+                )
+    return findings
+
+
+def _canary_excerpt(m: Matcher, value: str) -> str:
+    text = value
+    for variant, _, _ in m.canaries.variants:
+        v = variant.decode("utf-8", "surrogateescape")
+        if len(v) >= 6 and v in text:
+            text = text.replace(v, "[CANARY]")
+    data = text.encode("utf-8", "surrogateescape")
+    i = data.find(b"[CANARY]")
+    if i < 0:
+        return "[CANARY]"
+    return redaction.excerpt(data, 0, len(data), i, i + 8, marker="[CANARY]", whole_token=True)
+
+
+def _walk(doc, path: str, key: str = ""):
+    """Yield (json path, key, string) for every string (and key) of a JSON document."""
+    stack = [(doc, path, key)]
+    while stack:
+        node, where, key = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                k = str(k)
+                yield f"{where}/{k}", "", k
+                stack.append((v, f"{where}/{k}", k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                stack.append((v, f"{where}/{i}", key))
+        elif isinstance(node, str):
+            yield where, key, node
+
+
+def _assignments(key: str, value: str):
+    """(name, value) pairs a string assigns: KEY=VALUE texts, build args, JSON keys."""
+    if key:
+        name = key.rpartition(":")[2] if key.startswith(("build-arg:", "label:")) else key
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name):
+            yield name, value
+    if "=" in value:
+        whole = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", value, re.S)
+        if whole:  # an Env entry: everything after the first '=' is the value
+            yield whole.group(1), whole.group(2)
+        for m in KV.finditer(value):
+            secret = m.group(2)
+            if len(secret) >= 2 and secret[0] == secret[-1] and secret[0] in "\"'":
+                secret = secret[1:-1]
+            yield m.group(1), secret
+
+
+def _secret_variable(name: str, value: str) -> bool:
+    upper = name.upper().replace("-", "_").replace(".", "_")
+    if not SECRET_NAME.search(upper) or NOT_SECRET_NAME.search(upper):
+        return False
+    if upper in ("NETRC", "NET_RC") or upper.endswith("_NETRC"):
+        # NETRC names a file; it is a leak only when it holds netrc text
+        words = set(value.split())
+        return "password" in words or ("login" in words and "machine" in words)
+    v = value.strip()
+    if v.startswith(("/", "./", "~/", "file:")) and " " not in v:
+        return False  # a path to a secret file, not the secret
+    return not is_placeholder(v)

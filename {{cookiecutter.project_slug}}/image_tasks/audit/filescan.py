@@ -1,0 +1,155 @@
+"""One file's scan: fed its data piece by piece (`FileScan.feed`), then finished (`finish`).
+
+The object owns everything a file's scan carries from piece to piece: which canaries and
+pattern secrets were found already, the tail of the previous piece (so that a needle or a
+pattern may straddle two pieces), the per-rule candidate counts, the head kept for the
+credential-file rules, and the sha256 that the ownership check compares with a RECORD.
+
+Policy (see `rules`): in a package tree, and unless ``strict``, findings of the generic rules
+(``scope="outside-packages"``, and line-wrapped base64) are *held* (`ownership.Candidate`)
+until the layer's and the lower layers' records say whether a package manager owns the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from . import credfiles, ownership
+from .archive import printable
+from .matching import OUTSIDE_PACKAGES, Matcher
+from .report import Finding
+from .rules import in_package_tree
+
+TEXT_SNIFF = 8192
+ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
+MAX_FINDINGS_PER_FILE = 20
+OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
+
+
+def is_text(buf, s: int, e: int) -> bool:
+    """No NUL byte in the first 8 KiB (the heuristic of grep and git)."""
+    return buf.find(b"\0", s, s + TEXT_SNIFF if e - s > TEXT_SNIFF else e) < 0
+
+
+class FileScan:
+    """The scan of one file of ``size`` bytes at ``path`` (normalised), from ``blob``."""
+
+    def __init__(self, matcher: Matcher, path: str, size: int, blob, *, keep: int = 0) -> None:
+        self.m = matcher
+        self.path = path
+        self.shown = "/" + printable(path)
+        self.size = size
+        self.blob = blob
+        self.packaged = not matcher.strict and in_package_tree(path)
+        self.file_rules = credfiles.rules_for(path, size)
+        # the head of the file is kept for the credential-file rules, and ``keep`` bytes of it
+        # for the caller (a package record, a nested archive)
+        self.keep = max(keep, credfiles.COLLECT_LIMIT if self.file_rules else 0)
+        self.head = bytearray()
+        self.findings: list[Finding] = []
+        self.held: list[Finding] = []
+        self.notes: list[str] = []
+        self.sha256 = None
+        self.text: bool | None = None
+        self.needles = matcher.needles
+        self._found_needles: set[int] = set()
+        self._found_patterns: set = set()
+        self._wrapped: set[int] = set()
+        self._counts: dict[str, int] = {}
+        self._tail = b""  # the end of the previous piece, for needles across the boundary
+        self._carry = b""  # the same for patterns (longer)
+        self._pieces = 0
+
+    def feed(self, buf, s: int, e: int, hits=None) -> None:
+        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the term positions of a
+        range that holds it, when the caller searched one already (a whole buffer of small
+        files, `layerscan.BufferIndex`)."""
+        first = not self._pieces
+        self._pieces += 1
+        if first:
+            self.text = is_text(buf, s, e)
+            if self.size > ENCODED_BINARY_LIMIT and not self.m.strict and not self.text:
+                self.needles = self.m.plain_needles  # (the policy on large binaries)
+        if len(self.head) < self.keep:
+            self.head += buf[s : min(e, s + self.keep - len(self.head))]
+        if hits is None:
+            wanted = None if self.text else [k for k, n in enumerate(self.needles) if n]
+            hits = self.m.hits(buf, s, e, wanted)
+        self._canaries(buf, s, e, hits)
+        if self.text:
+            if self._carry:  # the carried tail lets matches span the boundary
+                data = self._carry + bytes(buf[s:e])
+                self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
+            else:
+                self._patterns(buf, s, e, hits)
+            # a package-tree text file's sha256, for the RECORD check: from the first piece of
+            # a large file; a small one's only when it holds findings (the cheap cases)
+            if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):
+                if self.sha256 is None:
+                    self.sha256 = hashlib.sha256()
+                self.sha256.update(buf[s:e])
+        if self.m.overlap:
+            self._tail = bytes(buf[max(s, e - self.m.overlap) : e])
+        if self.text:
+            self._carry = bytes(buf[max(s, e - OVERLAP) : e])
+
+    def _canaries(self, buf, s: int, e: int, hits) -> None:
+        if not self._tail and not hits.any("needle", s, e):
+            return
+        found = self._found_needles
+        for k, needle in enumerate(self.needles):
+            if needle is None or k in found:
+                continue
+            positions = hits.positions(k, s, e)
+            if positions:
+                hit, lo, hi, i = buf, s, e, positions[0]
+            elif self._tail:
+                tail = self._tail
+                joint = tail + bytes(buf[s : s + len(needle) - 1])
+                j = joint.find(needle)
+                if not 0 <= j < len(tail) < j + len(needle):
+                    continue
+                hit, lo, hi, i = joint, 0, len(joint), j
+            else:
+                continue
+            found.add(k)
+            self.findings.append(self.m.canary_hit(k, self.path, self.blob, hit, lo, hi, i))
+
+    def _patterns(self, buf, s: int, e: int, hits) -> None:
+        m = self.m
+        found = m.pattern_scan(
+            buf, s, e, hits, self.shown, self.blob, self._found_patterns, self._counts, self.notes
+        )
+        if m.fragments and not self.packaged:  # (line-wrapped base64: outside package trees)
+            found += m.wrapped(buf, s, e, self.path, self.blob, self._wrapped, hits)
+        for finding in found:
+            # generic findings wait, in a package tree, for the records to say whether a
+            # package manager owns the file
+            held = self.packaged and finding.rule in OUTSIDE_PACKAGES
+            (self.held if held else self.findings).append(finding)
+
+    def finish(self) -> None:
+        """Apply the credential-file rules to the head and cap the file's findings."""
+        for rule in self.file_rules:
+            found, notes = credfiles.check(
+                rule, bytes(self.head), self.shown, self.size, self.blob, self.m.scrub
+            )
+            self.findings += found
+            self.notes += notes
+        for findings in (self.findings, self.held):
+            if len(findings) > MAX_FINDINGS_PER_FILE:
+                extra = len(findings) - MAX_FINDINGS_PER_FILE
+                del findings[MAX_FINDINGS_PER_FILE:]
+                self.notes.append(f"{self.shown}: {extra} more finding(s) in this file not listed")
+
+    def candidate(self) -> ownership.Candidate | None:
+        """The held findings, for settling by ownership (None when nothing is held)."""
+        if not self.held:
+            return None
+        digest = self.sha256.digest() if self.sha256 is not None else None
+        return ownership.Candidate(
+            self.path,
+            self.size,
+            ownership.sha256_b64(digest) if digest is not None else None,
+            self.held,
+        )

@@ -1,0 +1,237 @@
+"""Content matching: canary needles and secret patterns over a range of a buffer.
+
+Everything here works on ``(buffer, start, end)`` without copying, so the same code serves a
+whole small file in the reader's buffer, a piece of a large one, a decompressed nested member
+and a short text (a name, a pax record, a config string).  A `Matcher` holds what every scan of
+an audit shares: the canaries' needles, the scrubber that learns each secret it reports, and
+the policy switch ``strict``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from . import redaction, search
+from .archive import printable
+from .canaries import CanarySet
+from .report import Finding
+from .rules import PATTERN_RULES, Rule, is_placeholder
+from .search import Term
+
+MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
+MAX_FRAGMENT_HITS = 64  # per line-wrapped base64 fragment and text: hits verified
+OUTSIDE_PACKAGES = frozenset(r.id for r in PATTERN_RULES if r.scope == "outside-packages")
+URL_RULES = tuple(r for r in PATTERN_RULES if r.id == "url-credentials")
+
+
+class Matcher:
+    """Canaries and pattern rules, applied to byte ranges; findings carry their ``blob``."""
+
+    def __init__(self, canaries: CanarySet, scrub: redaction.Scrubber, strict: bool = False):
+        self.canaries = canaries
+        self.scrub = scrub
+        self.strict = strict
+        self.needles = [n.data for n in canaries.needles]
+        self.fragments = canaries.fragments
+        # base64 needles are skipped in large binaries unless strict (see rules.py, policy)
+        self.plain_needles = [
+            n.data if not n.encodings[0].startswith("base64") else None for n in canaries.needles
+        ]
+        self.name_filter = (
+            re.compile(b"|".join(re.escape(n) for n in self.needles)) if self.needles else None
+        )
+        self.overlap = max(0, canaries.max_needle - 1)
+        for secret in canaries.secrets():
+            scrub.add(secret)
+        terms = [Term("needle", k, literal=n) for k, n in enumerate(self.needles)]
+        self.rule_terms: list[list[int]] = []
+        for r, rule in enumerate(PATTERN_RULES):
+            ids = []
+            for keyword in rule.keywords:
+                ids.append(len(terms))
+                terms.append(Term("rule", r, literal=keyword))
+            if rule.locator is not None:
+                ids.append(len(terms))
+                terms.append(Term("rule", r, locator=rule.locator))
+            self.rule_terms.append(ids)
+        self.fragment_terms = []
+        for f, fragment in enumerate(self.fragments):
+            self.fragment_terms.append(len(terms))
+            terms.append(Term("fragment", f, literal=fragment.data))
+        self.engine = search.engine(terms)
+        self.stdlib = search.StdlibEngine(terms)
+        # what a range is searched for up front: everything in one pass (hyperscan), or the
+        # needles only (the stdlib: the text terms are searched in text files alone)
+        self.indexed = range(len(terms)) if self.engine.one_pass else range(len(self.needles))
+
+    def hits(self, buf, s: int, e: int, needles=None) -> search.Hits:
+        """The term positions of ``buf[s:e]`` (see `search`); with ``needles`` (the indexes
+        of the needles wanted), only theirs: a large binary's piece, where ``bytes.find`` of
+        the one or two needles kept there beats one pass for every term."""
+        if needles is not None:
+            return search.Hits(self.stdlib, buf, s, e, needles)
+        return search.Hits(self.engine, buf, s, e, self.indexed)
+
+    # -- canaries --------------------------------------------------------------------------
+    def label(self, canary: int) -> str:
+        return self.canaries.canaries[canary].label
+
+    def canary_hit(self, k: int, path: str, blob, buf, lo: int, hi: int, at: int) -> Finding:
+        """A finding for needle k at buf[at:], inside a file spanning buf[lo:hi]."""
+        needle = self.canaries.needles[k]
+        end = at + len(needle.data)
+        return Finding(
+            "canary",
+            "/" + printable(path),
+            f"{self.label(needle.canary)} found in file content ({' or '.join(needle.encodings)})",
+            excerpt=redaction.excerpt(buf, lo, hi, at, end, marker="[CANARY]", whole_token=True),
+            blob=blob,
+            offset=at - lo,
+        )
+
+    def wrapped(self, buf, s: int, e: int, path: str, blob, found: set[int], hits) -> list:
+        """Base64 of a canary broken across lines in the text ``buf[s:e]``: a fragment hit
+        whose surroundings, CR and LF removed, hold the whole core (and did not before)."""
+        findings = []
+        if not hits.any("fragment", s, e):
+            return findings
+        for f, fragment in enumerate(self.fragments):
+            if fragment.canary in found:
+                continue
+            core = fragment.core
+            slack = 2 * (len(core) // 60 + 1)  # one CR LF per line the core can span
+            for i in hits.positions(self.fragment_terms[f], s, e)[:MAX_FRAGMENT_HITS]:
+                lo = max(s, i - fragment.offset - slack)
+                window = bytes(buf[lo : min(e, i - fragment.offset + len(core) + slack)])
+                if core not in window and core in window.translate(None, b"\r\n"):
+                    found.add(fragment.canary)
+                    end = i + len(fragment.data)
+                    findings.append(
+                        Finding(
+                            "canary",
+                            "/" + printable(path),
+                            f"{self.label(fragment.canary)} found in file content "
+                            f"({fragment.encoding})",
+                            excerpt=redaction.excerpt(
+                                buf, s, e, i, end, marker="[CANARY]", whole_token=True
+                            ),
+                            blob=blob,
+                            offset=i - s,
+                        )
+                    )
+                    break
+        return findings
+
+    def canaries_in_text(self, data: bytes) -> list[tuple[int, str]]:
+        """(canary index, encoding) for every canary variant in a short text."""
+        hits = []
+        seen = set()
+        for variant, index, name in self.canaries.variants:
+            if index not in seen and len(variant) >= 6 and variant in data:
+                seen.add(index)
+                hits.append((index, name))
+        return hits
+
+    def text_canaries(self, data: bytes, path: str, where: str, location: str, blob) -> list:
+        """A canary finding for each canary in a short text (a name, a target, a record)."""
+        return [
+            Finding(
+                "canary",
+                path,
+                f"{self.label(index)} found in {where} ({name})",
+                location=location,
+                blob=blob,
+            )
+            for index, name in self.canaries_in_text(data)
+        ]
+
+    # -- patterns on short texts (names, records, config strings) --------------------------
+    def pattern_findings(
+        self, data: bytes, path: str, where: str, location: str, blob, rules=PATTERN_RULES
+    ) -> list[Finding]:
+        """A finding for each real pattern match in a short text."""
+        return [
+            Finding(
+                rule.id,
+                path,
+                f"{rule.title} in {where}",
+                excerpt=self.pattern_excerpt(data, 0, len(data), m),
+                location=location,
+                blob=blob,
+            )
+            for rule, m in self.patterns_in_text(data, rules)
+        ]
+
+    def patterns_in_text(self, data: bytes, rules: Iterable[Rule] = PATTERN_RULES):
+        """Yield (rule, match) for real (non-placeholder) matches in a short text."""
+        for rule in rules:
+            for m in rule.regex.finditer(data):
+                if not placeholder_match(rule, m):
+                    yield rule, m
+
+    def pattern_excerpt(self, buf, lo, hi, m: re.Match) -> str:
+        spans = [m.span("secret")]
+        if "user" in m.re.groupindex and m.group("user") != b"__token__":
+            spans.append(m.span("user"))
+        self.scrub.add(m.group("secret"))
+        return redaction.excerpt(buf, lo, hi, m.start(), m.end(), spans)
+
+    # -- patterns on file contents ---------------------------------------------------------
+    def pattern_scan(self, buf, s, e, hits, shown, blob, found, candidates, notes) -> list:
+        """Every pattern rule's real matches in ``buf[s:e]``, a text file's piece (``hits``:
+        its term positions); ``found`` (rule, secret) and ``candidates`` (per rule) carry
+        across the file's pieces."""
+        findings = []
+        if not hits.any("rule", s, e):
+            return findings
+        for r, rule in enumerate(PATTERN_RULES):
+            positions = [p for t in self.rule_terms[r] for p in hits.positions(t, s, e)]
+            if len(self.rule_terms[r]) > 1:
+                positions.sort()
+            for p in positions:
+                count = candidates.get(rule.id, 0) + 1
+                candidates[rule.id] = count
+                if count > MAX_CANDIDATES:
+                    notes.append(
+                        f"{shown}: more than {MAX_CANDIDATES} candidates for {rule.id}; the "
+                        "rest of the file was not checked by that rule"
+                    )
+                    break
+                m = rule.regex.match(buf, p, min(e, p + rule.max_length))
+                if m is None:
+                    continue
+                key = (rule.id, m.group("secret"))
+                if key in found or placeholder_match(rule, m):
+                    continue
+                found.add(key)
+                findings.append(
+                    Finding(
+                        rule.id,
+                        shown,
+                        rule.title,
+                        excerpt=self.pattern_excerpt(buf, s, e, m),
+                        blob=blob,
+                        offset=m.start() - s,
+                    )
+                )
+        return findings
+
+
+def placeholder_match(rule: Rule, m: re.Match) -> bool:
+    """Is a pattern match's secret a placeholder or a documented example (no finding)?"""
+    secret = m.group("secret").decode("utf-8", "replace")
+    if rule.id == "private-key-block":
+        return len(secret.replace("\n", "").replace("\r", "")) < 64
+    if rule.example_values and any(e.lower() in secret.lower() for e in rule.example_values):
+        return True
+    if rule.id in ("pypi-token", "github-token"):
+        return len(set(secret[8:])) < 6 or "EXAMPLE" in secret.upper()
+    if rule.id == "aws-access-key-id":
+        return len(set(secret[4:])) < 5
+    if rule.id == "url-credentials" and len(secret) < 8:
+        # docs say user:pass@, scott:tiger@: short secrets with placeholder users
+        user = m.group("user").decode("utf-8", "replace")
+        if is_placeholder(user):
+            return True
+    return is_placeholder(secret)

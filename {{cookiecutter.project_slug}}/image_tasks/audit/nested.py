@@ -1,0 +1,292 @@
+"""Archives and compressed files inside a layer, opened and scanned like the layer's files.
+
+A file named ``.gz``, ``.tgz``, ``.zip``, ``.whl``, ``.jar`` or ``.tar`` whose first bytes
+agree is opened: a gzip stream is inflated (a tar inside is read member by member), a zip's
+members are read, a tar's members are scanned as a layer's are.  Archives inside those are
+opened too, down to `MAX_DEPTH`.  The paths of what is inside read ``/outer.tgz!/inner``.
+Bounds, each said in the report when it stops something (never silently):
+
+* the byte budgets per image (`Budget`): decompressed bytes scanned in nested archives, one
+  budget for archives outside package trees (``Limits.nested_bytes``: shared among the layers
+  by size, with at least `LAYER_FLOOR` for each, so that a small layer's archive is never
+  starved by the base image's documentation) and a smaller one for archives inside them
+  (``Limits.nested_package_bytes``: man pages, changelogs, vendored wheels); what is left when
+  one is spent is noted, not opened;
+* an archive larger than `MAX_ARCHIVE` is not opened (its stored bytes are still scanned);
+* a decompression bomb: output beyond `MAX_RATIO` times the input (and past 1 MiB) stops;
+* an encrypted zip member, a corrupt or truncated stream: noted, the rest goes on.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+
+from .archive import TarStream
+from .compression import gzip_inflate, looks_like_tar
+from .errors import AuditError
+from .filescan import FileScan
+from .readers import BytesReader, PeekReader, Reader
+from .report import Finding
+
+MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
+MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
+MAX_RATIO = 100
+LAYER_FLOOR = 16 << 20  # of the outside budget, for every layer
+RATIO_FLOOR = 1 << 20
+CHUNK = 1 << 20
+SUFFIXES = {
+    ".tar.gz": "gzip",
+    ".tgz": "gzip",
+    ".gz": "gzip",
+    ".zip": "zip",
+    ".whl": "zip",
+    ".jar": "zip",
+    ".tar": "tar",
+}
+MAGIC = {"gzip": (b"\x1f\x8b",), "zip": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+@dataclass
+class Budget:
+    """Decompressed bytes that nested archives may still cost, and what was left unopened."""
+
+    left: int
+    what: str = "outside package trees"
+    skipped: int = 0
+    skipped_bytes: int = 0
+
+    def note(self) -> str | None:
+        if not self.skipped:
+            return None
+        return (
+            f"{self.skipped} nested archive(s) {self.what} ({self.skipped_bytes} bytes stored) "
+            "not opened: their budget of decompressed bytes for this image was spent; their "
+            "stored bytes were scanned"
+        )
+
+
+@dataclass
+class Budgets:
+    """A layer's two budgets: for archives outside package trees, and inside them."""
+
+    outside: Budget
+    inside: Budget
+
+    @classmethod
+    def of(cls, shares: tuple[int, int]) -> Budgets:
+        return cls(Budget(shares[0]), Budget(shares[1], "in package trees"))
+
+    def notes(self) -> list[str]:
+        return [n for n in (self.outside.note(), self.inside.note()) if n]
+
+
+@dataclass
+class Opened:
+    findings: list[Finding] = field(default_factory=list)
+    held: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def kind_of(path: str, depth: int, size: int) -> str | None:
+    """The nested-archive kind ``path`` is named as (None: not one, or too deep)."""
+    if depth >= MAX_DEPTH or size < 20 or path[-1:] not in "zZpPlLrR":  # (every suffix's end)
+        return None
+    low = path[-8:].lower()
+    for suffix, kind in SUFFIXES.items():
+        if low.endswith(suffix):
+            return kind
+    return None
+
+
+def open_archive(layer, scan: FileScan, kind: str) -> Opened:
+    """Open the nested archive whose stored bytes ``scan`` just read (its head: all of it up
+    to `MAX_ARCHIVE`); ``layer`` is the `layerscan.LayerScan` it lies in."""
+    opened = Opened()
+    data = scan.head
+    if scan.size > MAX_ARCHIVE:
+        opened.notes.append(
+            f"{scan.shown}: a nested archive of {scan.size} bytes, over the {MAX_ARCHIVE}-byte "
+            "limit for opening one; its stored bytes were scanned, its contents were not"
+        )
+        return opened
+    if kind != "tar" and not data.startswith(MAGIC[kind]):
+        return opened  # named like an archive, but it is not one
+    if kind == "tar" and not _is_tar(bytes(data[:512])):
+        return opened
+    budget = layer.budgets.inside if scan.packaged else layer.budgets.outside
+    if budget.left <= 0:
+        budget.skipped += 1
+        budget.skipped_bytes += scan.size
+        return opened
+    prefix = scan.path + "!/"
+    below = layer.child(Budgets(budget, budget), prefix)  # (inside: the same budget)
+    try:
+        if kind == "zip":
+            _zip(below, budget, data, prefix, opened)
+        else:
+            reader = BytesReader(data)
+            if kind == "gzip":
+                reader = _Inflating(reader, len(data), budget, scan.shown)
+            _stream(below, reader, prefix, scan.path, opened)
+    except (AuditError, zipfile.BadZipFile, zlib.error, gzip_inflate.error, EOFError) as exc:
+        reason = str(exc) if isinstance(exc, AuditError) else "corrupt or truncated"
+        opened.notes.append(f"{scan.shown}: the nested archive could not be read to its end "
+                            f"({reason.rstrip('.')}); what came before was scanned")  # fmt: skip
+    return opened
+
+
+def _stream(below, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
+    """A decompressed stream: a tar (scanned member by member) or a single file; ``below``:
+    the `layerscan.LayerScan` of what is inside the archive (one level down)."""
+    peek = PeekReader(reader, 512)
+    if _is_tar(peek.head):
+        inner = below
+        try:
+            inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
+        finally:  # what was found before an error stands
+            opened.findings += inner.result.findings
+            opened.held += inner.held
+            opened.notes += inner.result.notes
+        return
+    base = path.rpartition("/")[2]
+    inner = prefix + (base[:-3] if base.lower().endswith(".gz") else base)
+    _file(below, peek, inner, MAX_ARCHIVE, opened)  # (its size is not told: as if large)
+
+
+_scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is not reentrant)
+_view = memoryview(_scratch)
+
+
+def _is_tar(head: bytes) -> bool:
+    """A tar's first header (not a block of zeros, which any zero-filled file starts with)."""
+    return len(head) == 512 and head != bytes(512) and looks_like_tar(head)
+
+
+def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
+    """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece; it
+    lies in ``layer``, the `layerscan.LayerScan` one level below the archive."""
+    kind = kind_of(path, layer.depth, size)
+    scan = FileScan(layer.m, path, size, layer.blob, keep=MAX_ARCHIVE if kind else 0)
+    try:
+        while n := reader.readinto(_view):
+            scan.feed(_scratch, 0, n)
+    finally:  # what was found before an error stands
+        scan.finish()
+        opened.findings += scan.findings
+        opened.held += scan.held
+        opened.notes += scan.notes
+    if kind:  # an archive inside this one, one level further down
+        inner = open_archive(layer, scan, kind)
+        opened.findings += inner.findings
+        opened.held += inner.held
+        opened.notes += inner.notes
+    return scan
+
+
+def _zip(below, budget: Budget, data, prefix: str, opened: Opened) -> None:
+    with zipfile.ZipFile(_ViewFile(data)) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.flag_bits & 0x1:
+                opened.notes.append(f"/{prefix}{info.filename}: encrypted; not read")
+                continue
+            if budget.left <= 0:
+                budget.skipped += 1
+                budget.skipped_bytes += info.compress_size
+                continue
+            with archive.open(info) as member:
+                reader = _Bounded(member, info.compress_size, budget, f"/{prefix}{info.filename}")
+                _file(below, reader, prefix + info.filename, info.file_size, opened)
+
+
+class _ViewFile:
+    """The seekable file zipfile wants, over a buffer (no copy of the whole archive)."""
+
+    def __init__(self, data) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, len(self.data))[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self.data) if n is None or n < 0 else min(len(self.data), self.pos + n)
+        out = bytes(self.data[self.pos : end])
+        self.pos = end
+        return out
+
+
+class _Bounded(Reader):
+    """A zip member's decompressed bytes, charged to the budget, stopped past the ratio."""
+
+    def __init__(self, member, stored: int, budget: Budget, shown: str) -> None:
+        self.member = member
+        self.limit = max(RATIO_FLOOR, MAX_RATIO * stored)
+        self.budget = budget
+        self.shown = shown
+        self.out = 0
+
+    def readinto(self, view) -> int:
+        data = self.member.read(min(len(view), _allowance(self.budget)))
+        return _charge(self, data, view)
+
+
+class _Inflating(Reader):
+    """A gzip member's inflated bytes (concatenated members too), charged and bounded."""
+
+    def __init__(self, upstream: BytesReader, stored: int, budget: Budget, shown: str) -> None:
+        self.data = upstream.data
+        self.pos = 0
+        self.d = gzip_inflate.decompressobj(31)
+        self.limit = max(RATIO_FLOOR, MAX_RATIO * stored)
+        self.budget = budget
+        self.shown = shown
+        self.out = 0
+
+    def readinto(self, view) -> int:
+        want = min(len(view), _allowance(self.budget))
+        while True:
+            d = self.d
+            if d.eof:
+                rest = d.unused_data
+                if not rest.strip(b"\0"):
+                    return 0
+                self.d = d = gzip_inflate.decompressobj(31)
+                self.data, self.pos = memoryview(rest), 0
+            source = d.unconsumed_tail or self.data[self.pos : self.pos + CHUNK]
+            if not d.unconsumed_tail:
+                self.pos += len(source)
+            if not source:
+                raise EOFError
+            out = d.decompress(source, want)
+            if out:
+                return _charge(self, out, view)
+
+
+def _allowance(budget: Budget) -> int:
+    if budget.left <= 0:
+        raise AuditError("the nested-archive budget of this image was spent")
+    return budget.left
+
+
+def _charge(reader, data: bytes, view) -> int:
+    """Hand ``data`` out through ``view``, charged to the budget; AuditError past the ratio."""
+    reader.out += len(data)
+    reader.budget.left -= len(data)
+    if reader.out > reader.limit:
+        raise AuditError(
+            f"it expands more than {MAX_RATIO} times its stored size (a decompression bomb?)"
+        )
+    view[: len(data)] = data
+    return len(data)

@@ -1,0 +1,190 @@
+"""Which files a package manager installed: the records, and settling held findings by them.
+
+A file in a package tree gets the package-tree policy (`rules`) only when a package manager owns
+it: it is listed in an installed distribution's ``*.dist-info/RECORD`` (with the same size, and
+the same sha256 where the audit computed one), in dpkg's ``var/lib/dpkg/info/*.list``, or in a
+conda environment's ``conda-meta/*.json``, in the same layer or a lower one (and that record
+was not deleted in between).  The generic-pattern findings of package-tree files are therefore
+held, not reported, while a layer is read (`Candidate`, a few per file), because the records
+can come after the files in the stream; they are settled once every layer is read: kept for a
+file nobody owns, dropped for an owned one.  An owned file whose size or sha256 differs from
+its RECORD is itself a finding (``package-file-modified``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import posixpath
+import re
+from array import array
+from dataclasses import dataclass, field
+
+from .archive import printable
+from .report import Finding
+
+RECORD_LIMIT = 16 << 20  # a record file larger than this is read no further (noted)
+_DIST_RECORD = re.compile(r"(?:^|/)[^/]+\.dist-info/RECORD$")
+_DPKG_LIST = re.compile(r"^var/lib/dpkg/info/[^/]+\.list$")
+_CONDA_META = re.compile(r"(?:^|/)conda-meta/[^/]+\.json$")
+
+
+def is_record(path: str) -> bool:
+    """Is this (normalised) path a package manager's record of the files it installed?"""
+    if path.endswith("/RECORD"):
+        return _DIST_RECORD.search(path) is not None
+    if path.endswith(".list"):
+        return _DPKG_LIST.match(path) is not None
+    return path.endswith(".json") and _CONDA_META.search(path) is not None
+
+
+@dataclass
+class Owned:
+    """What a record says of one file: its size and urlsafe-base64 sha256, when it says."""
+
+    size: int | None = None
+    sha256: str | None = None
+
+
+def parse_record(path: str, data: bytes) -> dict[str, Owned]:
+    """The files a record at ``path`` lists, by normalised path."""
+    text = data.decode("utf-8", "surrogateescape")
+    if path.endswith("/RECORD"):
+        return _dist_record(path, text)
+    if path.endswith(".list"):
+        return {
+            posixpath.normpath(line.strip()).lstrip("/"): Owned()
+            for line in text.splitlines()
+            if line.strip() and line.strip() != "/."
+        }
+    return _conda_meta(path, text)
+
+
+def _dist_record(path: str, text: str) -> dict[str, Owned]:
+    # RECORD lines: path,sha256=<urlsafe b64, unpadded>,size; paths relative to the folder that
+    # holds the .dist-info folder (site-packages), sometimes with ../ (scripts in bin/)
+    root = posixpath.dirname(posixpath.dirname(path))
+    owned = {}
+    for line in text.splitlines():
+        rest = line.rsplit(",", 2)  # a path may hold commas; the hash and size do not
+        if len(rest) != 3:
+            continue
+        name, digest, size = rest
+        full = posixpath.normpath(posixpath.join(root, name.strip('"'))).lstrip("/")
+        sha = digest[7:] if digest.startswith("sha256=") else None
+        owned[full] = Owned(int(size) if size.isdigit() else None, sha)
+    return owned
+
+
+def _conda_meta(path: str, text: str) -> dict[str, Owned]:
+    prefix = posixpath.dirname(posixpath.dirname(path))
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        return {}
+    # sizes are not checked: conda rewrites its prefix into text files after installing them
+    return {
+        posixpath.normpath(posixpath.join(prefix, str(name))).lstrip("/"): Owned() for name in files
+    }
+
+
+@dataclass
+class Candidate:
+    """A package-tree file's held findings, with what the settling compares."""
+
+    path: str
+    size: int
+    sha256: str | None  # urlsafe base64, as RECORD writes it; None where not computed
+    findings: list[Finding] = field(default_factory=list)
+
+
+def sha256_b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def key(path: str) -> int:
+    """A path's 64-bit key, the same in every process (worker processes send keys, not paths)."""
+    digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class TreeFiles:
+    """The package-tree files of a layer, by key and size: 16 bytes a file, whatever its path,
+    so that memory stays flat however many files an image holds.  Byte code is left out:
+    Python rewrites it as it likes, and it holds no text for a generic rule."""
+
+    def __init__(self) -> None:
+        self.keys = array("q")
+        self.sizes = array("q")
+
+    def add(self, path: str, size: int) -> None:
+        if not path.endswith(".pyc"):
+            self.keys.append(key(path))
+            self.sizes.append(size)
+
+
+class Ledger:
+    """The records of an image's layers, bottom first: who owns a path as of a layer.
+
+    ``deleted(path, first, last)`` says whether a layer from ``first`` to ``last`` deleted
+    ``path``: a record deleted by a later layer no longer owns anything from there on."""
+
+    def __init__(self, deleted) -> None:
+        self.layers: list[dict[int, tuple[str, Owned, str]]] = []
+        self.deleted = deleted
+
+    def add_layer(self, records: dict[str, dict[str, Owned]]) -> None:
+        """``records``: each record file's path -> the files it lists."""
+        self.layers.append(
+            {
+                key(path): (path, owned, record)
+                for record, files in records.items()
+                for path, owned in files.items()
+            }
+        )
+
+    def owner(self, file_key: int, layer: int) -> tuple[str, Owned] | None:
+        """(path, record entry) of the file with ``file_key`` as of ``layer`` (the newest
+        record's), or None: nobody's."""
+        for j in range(min(layer, len(self.layers) - 1), -1, -1):
+            entry = self.layers[j].get(file_key)
+            if entry is not None and not self.deleted(entry[2], j + 1, layer):
+                return entry[0], entry[1]
+        return None
+
+
+def settle(candidates: list[Candidate], tree: TreeFiles, layer: int, ledger: Ledger):
+    """Findings that stand for one layer: held ones of files nobody owns, and a finding for
+    each owned file whose size (or sha256, where computed) differs from its RECORD."""
+    out: list[Finding] = []
+    held = {key(c.path): c for c in candidates}
+    for file_key, size in zip(tree.keys, tree.sizes, strict=True):
+        found = ledger.owner(file_key, layer)
+        candidate = held.pop(file_key, None)
+        if found is None:
+            if candidate is not None:
+                out.extend(candidate.findings)
+            continue
+        path, owned = found
+        digest = candidate.sha256 if candidate is not None else None
+        changed = (owned.size is not None and owned.size != size) or (
+            owned.sha256 and digest is not None and owned.sha256 != digest
+        )
+        if changed:
+            what = "size" if owned.size is not None and owned.size != size else "sha256"
+            out.append(
+                Finding(
+                    "package-file-modified",
+                    "/" + printable(path),
+                    f"file owned by an installed package differs from its record ({what})",
+                )
+            )
+            if candidate is not None:
+                out.extend(candidate.findings)
+    for candidate in held.values():  # a text file named like byte code: not in the tree
+        out.extend(candidate.findings)
+    return out
