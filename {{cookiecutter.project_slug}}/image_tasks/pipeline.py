@@ -39,8 +39,8 @@ def audit(
     if os.environ.get("AUDIT_SARIF"):
         reports += ["--sarif", os.environ["AUDIT_SARIF"]]
     audit_records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
-    audit_records.REPORT.parent.mkdir(exist_ok=True)
     reports += ["--json", str(audit_records.REPORT), "--display-name", config.image]
+    reports += ["--dockerfile", str(config.dockerfile)]  # findings located on its instructions
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
         status = leak_audit.main([str(archive), *canary, *reports])
