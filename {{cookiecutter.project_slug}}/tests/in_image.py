@@ -1,25 +1,30 @@
 """Scripts the tests run with the image's own Python (passed with -c); standard library only."""
 
-# Import every top-level module of the named distributions; print one line per module.
+from image_tasks import settings
+
+# The smoke job (deploy/app/runtime_check.py): its top_level_modules is the one module finder.
+RUNTIME_CHECK = (settings.PROJECT_ROOT / "deploy" / "app" / "runtime_check.py").read_text("utf-8")
+
+# Import every top-level module of the distributions named after the smoke job's source (argv[1]),
+# found by its top_level_modules; print one "DISTRIBUTION MODULE" line a module.
 IMPORT_DISTRIBUTIONS = """
-import importlib, importlib.metadata as md, sys
+import importlib, importlib.metadata, sys, types
 
-def modules(name):
-    dist = md.distribution(name)
-    top = (dist.read_text("top_level.txt") or "").split()
-    if not top:
-        for f in dist.files or ():
-            head = f.parts[0]
-            if head.endswith((".dist-info", ".data")) or head in ("..", "__pycache__", "bin"):
-                continue
-            top.append(head[:-3] if head.endswith(".py") else head)
-    return sorted(set(top))
-
-for name in sys.argv[1:]:
-    for module in modules(name):
+check = types.ModuleType("runtime_check")
+exec(compile(sys.argv[1], "runtime_check.py", "exec"), check.__dict__)
+for name in sys.argv[2:]:
+    for module in check.top_level_modules(importlib.metadata.distribution(name)):
         importlib.import_module(module)
         print(name, module)
 """
+
+
+def imported_modules(run, distributions: list[str]) -> list[tuple[str, str]]:
+    """(distribution, module) for every top-level module of the distributions, each imported in
+    the image; run is the conftest fixture."""
+    output = run("python3", "-c", IMPORT_DISTRIBUTIONS, RUNTIME_CHECK, *distributions)
+    return [tuple(line.split()) for line in output.splitlines()]
+
 
 # Start Ray, import each module inside a remote task (as a Ray worker would), print the results.
 RAY_REMOTE_IMPORT = """

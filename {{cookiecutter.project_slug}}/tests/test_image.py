@@ -1,6 +1,6 @@
 """What matters about the built image, checked inside it (run by `nox -s test`)."""
 
-from in_image import FIND_CREDENTIAL_FILES, IMPORT_DISTRIBUTIONS, RAY_REMOTE_IMPORT
+from in_image import FIND_CREDENTIAL_FILES, RAY_REMOTE_IMPORT, imported_modules
 
 from image_tasks import settings
 
@@ -12,18 +12,14 @@ def test_runs_as_its_non_root_user(run):
 
 
 def test_every_private_package_imports(run, private_packages):
-    lines = run("python3", "-c", IMPORT_DISTRIBUTIONS, *private_packages).splitlines()
-    imported = {line.split()[0] for line in lines}
+    imported = {distribution for distribution, _ in imported_modules(run, private_packages)}
     assert imported == set(private_packages), (
         f"no importable module for {set(private_packages) - imported}"
     )
 
 
 def test_ray_remote_task_imports_private_packages(run, private_packages):
-    modules = [
-        line.split()[1]
-        for line in run("python3", "-c", IMPORT_DISTRIBUTIONS, *private_packages).splitlines()
-    ]
+    modules = [module for _, module in imported_modules(run, private_packages)]
     output = run("python3", "-c", RAY_REMOTE_IMPORT, *modules)
     assert output.split() == modules
 

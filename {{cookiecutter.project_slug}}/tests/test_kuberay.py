@@ -2,7 +2,7 @@
 injects pass, ray[default]'s job server answers, and it runs under an arbitrary uid (OpenShift)."""
 
 import pytest
-from in_image import IMPORT_DISTRIBUTIONS, KUBERAY_PROBES, RAY_REMOTE_IMPORT
+from in_image import KUBERAY_PROBES, RAY_REMOTE_IMPORT, imported_modules
 
 # OpenShift's restricted policy: a uid from the namespace's range, group 0.
 ARBITRARY_USER = "1000770000:0"
@@ -38,9 +38,6 @@ def test_job_server_answers_with_the_images_ray(probes, run):
 def test_runs_under_an_arbitrary_uid_with_a_writable_home(run, private_packages):
     """As OpenShift runs it: no passwd entry, group 0, HOME pointed at a writable directory
     (the base image's /home/ray belongs to its own user; Ray writes ~/.ray)."""
-    modules = [
-        line.split()[1]
-        for line in run("python3", "-c", IMPORT_DISTRIBUTIONS, *private_packages).splitlines()
-    ]
+    modules = [module for _, module in imported_modules(run, private_packages)]
     command = ("env", "HOME=/tmp", "python3", "-c", RAY_REMOTE_IMPORT, *modules)
     assert run(*command, user=ARBITRARY_USER).split() == modules
