@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from baking import tool
-from harness import engine_env, run, tag
+from harness import RUN, engine_env, run, tag
 from test_engines import record
 
 ENGINES = ("buildx", "podman")
@@ -176,3 +176,60 @@ def test_a_signal_during_the_run_leaves_nothing_behind(engine, sent, image_for, 
         pytest.fail(f"the task was still running two minutes after {sent.name}")
     assert leftovers(engine, image) == [], output[-3000:]
     assert "PASS" not in output
+
+
+# Containers.run_of around a container podman refuses to remove (another container lives in its
+# network namespace); argv: IMAGE TASK pass|fail. As the front doors do, a TaskError is printed.
+LEFT_BEHIND = """
+import subprocess, sys
+from image_tasks import containers, engines
+from image_tasks.errors import TaskError
+
+image, task, outcome = sys.argv[1:]
+try:
+    with containers.run_of(engines.detect("podman"), task) as run:
+        held = run.start(image, ["sleep", "600"], name="held", shm_size="64m")
+        subprocess.run(
+            ["podman", "run", "-d", "--pull=never", f"--network=container:{held}", "--label",
+             f"{task}=dependent", image, "sleep", "600"], check=True, capture_output=True,
+        )
+        if outcome == "fail":
+            raise TaskError("the run's own error.")
+except TaskError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("outcome", ["pass", "fail"])
+def test_containers_the_engine_keeps_are_reported(outcome, image_for, repository):
+    image, task = image_for("podman"), f"e2e-left-behind-{RUN}-{outcome}"
+    env = engine_env("podman")
+    listed = ["podman", "ps", "-aq", "--no-trunc", "--filter"]
+    try:
+        status, output, _ = run([sys.executable, "-c", LEFT_BEHIND, image, task, outcome],
+                                cwd=repository, env=env)  # fmt: skip
+        held = subprocess.run([*listed, f"label=image-tasks.task={task}"], capture_output=True,
+                              text=True, env=env).stdout.split()  # fmt: skip
+    finally:
+        for label in (f"{task}=dependent", f"image-tasks.task={task}"):  # dependents first
+            found = subprocess.run([*listed, f"label={label}"], capture_output=True, text=True)
+            if found.stdout.split():
+                subprocess.run(["podman", "rm", "--force", "--time=0", *found.stdout.split()],
+                               capture_output=True, env=env)  # fmt: skip
+    assert status == 2 and len(held) == 1, output[-3000:]
+    short = held[0][:12]
+    report = next(line for line in output.splitlines() if "did not remove" in line)
+    assert report == (
+        f"error: podman did not remove 1 container(s) of this {task} run in 5 attempts: {short}. "
+        f"Remove them with `podman rm --force --volumes {short}`, which also says why it refuses "
+        f"(`podman ps -a --filter label=image-tasks.task={task}` lists every container of this "
+        f"task); the next {task} run removes them too."
+    )
+    lines = output.strip().splitlines()
+    if outcome == "fail":  # the note first, and the run's own error ends the task
+        assert lines[-2:] == [report, "error: the run's own error."], output[-3000:]
+    else:
+        assert lines[-1] == report, output[-3000:]
+    assert "Traceback" not in output

@@ -21,6 +21,7 @@ from image_tasks.errors import TaskError
 TASK_LABEL = "image-tasks.task"
 RUN_LABEL = "image-tasks.run"
 OWNER_LABEL = "image-tasks.owner"  # HOST:PID of the process that started the container
+REMOVE_ATTEMPTS = 5  # a container still starting may refuse removal for a moment
 
 
 def _owner() -> str:
@@ -77,15 +78,16 @@ class Run:
             )
         return result.stdout.strip().splitlines()[-1]
 
-    def remove(self) -> None:
+    def remove(self) -> list[str]:
         """Remove every container of this run, found by its label: also one whose start was
-        interrupted before its id came back."""
-        for attempt in range(5):  # a container still starting may refuse removal for a moment
+        interrupted before its id came back. Returns those still there after the attempts."""
+        for attempt in range(REMOVE_ATTEMPTS):
             mine = list(self.engine.containers(f"{RUN_LABEL}={self.run_id}"))
             if not mine:
-                return
+                return []
             self.engine.remove_containers(mine)
             time.sleep(attempt)
+        return list(self.engine.containers(f"{RUN_LABEL}={self.run_id}"))
 
     def remove_leftovers(self) -> int:
         """Remove this task's containers whose owning process is gone; return how many."""
@@ -96,6 +98,17 @@ class Run:
         ]
         self.engine.remove_containers(stale)
         return len(stale)
+
+
+def _left_behind(run: Run, containers: Sequence[str]) -> str:
+    program, ids = run.engine.program, " ".join(container[:12] for container in containers)
+    return (
+        f"{program} did not remove {len(containers)} container(s) of this {run.task} run in "
+        f"{REMOVE_ATTEMPTS} attempts: {ids}. Remove them with `{program} rm --force --volumes "
+        f"{ids}`, which also says why it refuses (`{program} ps -a --filter "
+        f"label={TASK_LABEL}={run.task}` lists every container of this task); the next "
+        f"{run.task} run removes them too."
+    )
 
 
 def _terminate(signum, frame) -> None:
@@ -123,9 +136,11 @@ def _signals_held(*, deliver: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def run_of(engine: Engine, task: str) -> Iterator[Run]:
     """A Run whose containers are all removed however the block ends; SIGTERM ends it like
-    Ctrl-C does (through the finally), and signals wait while the containers are removed."""
+    Ctrl-C does (through the finally), and signals wait while the containers are removed. What
+    the engine does not remove is reported: as the task's error, or before the run's own."""
     run = Run(engine, task)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    failed = True
     try:
         removed = run.remove_leftovers()
         if removed:
@@ -134,7 +149,12 @@ def run_of(engine: Engine, task: str) -> Iterator[Run]:
                 file=sys.stderr,
             )
         yield run
+        failed = False
     finally:
         with _signals_held(deliver=False):
-            run.remove()
+            left = run.remove()
         signal.signal(signal.SIGTERM, previous)
+        if left and not failed:
+            raise TaskError(_left_behind(run, left))
+        if left:  # the run's own error follows and ends the task
+            print(f"error: {_left_behind(run, left)}", file=sys.stderr)
