@@ -1,17 +1,23 @@
 """End to end: `nox -s cluster` in a baked repository, on buildx and podman, as a user runs it.
 
 Checked apart from the task's own word: the engine's event stream shows which containers started
-from which image, and the engine's container list shows what is left afterwards.
+from which image, the engine's container list shows what is left afterwards, and while the cluster
+runs, the head's Jobs API and GCS turn away requests without the run's token (read from the
+engine's record of the containers), which is on no command line and in no output.
 """
 
 import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -47,6 +53,108 @@ def container_starts(engine: str, log: Path):
         time.sleep(1)
         watcher.terminate()
         watcher.wait(timeout=30)
+
+
+# Run with the image's Python (its grpcio): one GCS call with no token; prints the status code.
+GCS_PROBE = """
+import sys, grpc
+call = grpc.insecure_channel(sys.argv[1]).unary_unary("/ray.rpc.NodeInfoGcsService/GetAllNodeInfo")
+try:
+    call(b"", timeout=10)
+    print("ANSWERED")
+except grpc.RpcError as error:
+    print(error.code().name)
+"""
+
+
+@dataclass
+class Watched:
+    """What a watcher saw of a cluster run while it was up."""
+
+    containers: dict[str, dict] = field(default_factory=dict)  # id -> the engine's inspect record
+    token: str = ""
+    answers: dict[str, int | str] = field(default_factory=dict)  # request -> status
+    processes: str = ""  # every command line on this machine (ps), once all nodes ran
+
+
+def inspect(engine: str, container: str) -> dict | None:
+    argv = [program(engine), "container", "inspect", container]
+    found = subprocess.run(argv, capture_output=True, text=True, env=engine_env(engine))
+    return json.loads(found.stdout)[0] if found.returncode == 0 else None
+
+
+def http_status(url: str, token: str | None = None, body: dict | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def option(command: list[str], name: str) -> str:
+    return next(arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}="))
+
+
+def probe_head(engine: str, image: str, head: dict) -> tuple[str, dict] | None:
+    """Once the head's Jobs API answers the token the engine gave the head: the token, and what
+    its Jobs API and its GCS answer without it (or with another)."""
+    token = dict(item.split("=", 1) for item in head["Config"]["Env"]).get("RAY_AUTH_TOKEN", "")
+    command = head["Config"]["Cmd"]
+    host = option(command, "dashboard-host")
+    jobs = f"http://{host}:{option(command, 'dashboard-port')}/api/jobs/"
+    if http_status(jobs, token) != 200:
+        return None
+    gcs = subprocess.run(
+        [program(engine), "run", "--rm", "--pull=never", "--network=host", image, "python3",
+         "-c", GCS_PROBE, f"{host}:{option(command, 'port')}"],
+        capture_output=True, text=True, env=engine_env(engine),
+    )  # fmt: skip
+    return token, {
+        "jobs without a token": http_status(jobs),
+        "job submitted without a token": http_status(jobs, body={"entrypoint": "id"}),
+        "jobs with another token": http_status(jobs, "not-" + token),
+        "gcs without a token": gcs.stdout.strip() or gcs.stderr[-2000:],
+    }
+
+
+def watch(engine: str, image: str, task: subprocess.Popen, stale: str, nodes: int) -> Watched:
+    """Until the run's nodes have all started, or the run ends: each container's record, what
+    the head answers without the token, and every command line on this machine."""
+    seen = Watched()
+    running = [program(engine), "ps", "-q", "--no-trunc", "--filter", TASK]
+    running += ["--filter", f"ancestor={image}"]
+    deadline = time.monotonic() + 180
+    while task.poll() is None and time.monotonic() < deadline:
+        listed = subprocess.run(running, capture_output=True, text=True, env=engine_env(engine))
+        for container in set(listed.stdout.split()) - {stale} - set(seen.containers):
+            if details := inspect(engine, container):
+                seen.containers[container] = details
+        heads = [c for c in seen.containers.values() if "ray-head" in c["Name"]]
+        if heads and not seen.answers and (probed := probe_head(engine, image, heads[0])):
+            seen.token, seen.answers = probed
+        if seen.answers and len(seen.containers) == nodes:
+            ps = subprocess.run(["ps", "-e", "-ww", "-o", "args"], capture_output=True, text=True)
+            seen.processes = ps.stdout
+            break
+        time.sleep(0.3)
+    return seen
+
+
+def recording(engine: str, env: dict[str, str], folder: Path) -> Path:
+    """Put a pass-through in front of the engine's program on env's PATH that appends each
+    command line it is given to a log; return the log."""
+    real = shutil.which(program(engine), path=env["PATH"])
+    log = folder / "engine-commands.log"
+    shim = folder / "bin" / program(engine)
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    env["PATH"] = f"{shim.parent}:{env['PATH']}"
+    return log
 
 
 def leftovers(engine: str, image: str) -> list[str]:
@@ -94,11 +202,45 @@ def test_nox_cluster_runs_three_nodes_from_the_image(engine, image_for, reposito
         capture_output=True, text=True, check=True, env=env,
     ).stdout.strip()  # fmt: skip
 
-    with container_starts(engine, tmp_path / "events.jsonl") as starts:
-        status, output, seconds = run([tool("nox"), "-s", "cluster"], cwd=repository, env=env)
-    assert status == 0, output[-6000:]
+    commands = recording(engine, env, tmp_path)
+    log = tmp_path / "cluster.log"
+    with container_starts(engine, tmp_path / "events.jsonl") as starts, log.open("w") as sink:
+        began = time.monotonic()
+        task = subprocess.Popen(
+            [tool("nox"), "-s", "cluster"], cwd=repository, env=env, stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            seen = watch(engine, image, task, stale, nodes=3)
+        finally:
+            returncode = task.wait(timeout=600)
+        seconds = time.monotonic() - began
+    output = log.read_text()
+    assert returncode == 0, output[-6000:]
     record(f"nox -s cluster ({engine})", seconds)
     print(output[-3000:])  # the task's own output, kept in the test log (-rA shows it)
+
+    # Ray's token authentication was on: the head's Jobs API and GCS refused requests without the
+    # token (or with another), and answered it; every node had the same, fresh token, which the
+    # engine was given by name only.
+    assert seen.answers == {
+        "jobs without a token": 401,
+        "job submitted without a token": 401,
+        "jobs with another token": 403,
+        "gcs without a token": "UNAUTHENTICATED",
+    }, seen.answers
+    assert len(seen.containers) == 3 and len(seen.token) >= 32
+    for details in seen.containers.values():
+        assert f"RAY_AUTH_TOKEN={seen.token}" in details["Config"]["Env"]
+        assert "RAY_AUTH_MODE=token" in details["Config"]["Env"]
+        command_line = json.dumps([details["Path"], details["Args"], details["Config"]["Cmd"]])
+        assert seen.token not in command_line
+    detached = [line for line in commands.read_text().splitlines() if " --detach " in line]
+    assert len(detached) == 3 and all(" --env RAY_AUTH_TOKEN " in line for line in detached)
+    assert seen.token not in commands.read_text()
+    assert seen.processes.count("ray start") >= 3, seen.processes[-3000:]
+    assert seen.token not in seen.processes
+    assert seen.token not in output
 
     node_lines = [line.split() for line in output.splitlines() if line.startswith("  ")]
     nodes = {

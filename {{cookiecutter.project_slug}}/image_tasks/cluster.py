@@ -3,11 +3,16 @@ runs pods, proven by a smoke job submitted through the head's Jobs API.
 
 The containers share the host network (it works with every engine, also where the daemon has no
 bridge), so each node gets its own loopback address (127.0.0.N, N >= 2: Linux routes the whole
-/8 to lo, and Ray replaces 127.0.0.1 with the host's own address) and its own ports, and nothing
-is published. No registry, no Kubernetes.
+/8 to lo, and Ray replaces 127.0.0.1 with the host's own address) and its own ports. Ray binds
+the dashboard, the client server and the agents' HTTP to that address, but its gRPC servers (GCS,
+raylets, object managers, dashboard agents, workers) to every interface of the host, with no
+option to change it: so every run turns on Ray's token authentication with a fresh token, which
+these servers and the dashboard demand, and turns off the metrics endpoint (Prometheus, on every
+interface, unauthenticated). No registry, no Kubernetes.
 """
 
 import contextlib
+import secrets
 import shlex
 import socket
 import sys
@@ -150,15 +155,33 @@ def _smoke_job_inputs() -> tuple[str, list[str]]:
 
 
 def _start(run: containers.Run, nodes: list[Node], dashboard: Dashboard, deadline: float) -> str:
-    """Start the head, then the workers once its dashboard answers; wait until all are alive.
-    Returns the head's Ray version, as its Jobs API reports it."""
+    """Start the head, then the workers once its dashboard answers and refuses requests without
+    the token; wait until all are alive. Returns the head's Ray version, as its Jobs API reports
+    it."""
     engine = run.engine
+
+    def start(node: Node) -> str:
+        return run.start(
+            node.image,
+            node.command,
+            name=f"ray-{node.name}",
+            shm_size=SHM_SIZE,
+            env={"RAY_AUTH_MODE": "token", "RAY_enable_metrics_collection": "false"},
+            secret_env={"RAY_AUTH_TOKEN": dashboard.token},
+        )
+
     head, *workers = nodes
-    started = {run.start(head.image, head.command, name="ray-head", shm_size=SHM_SIZE): head}
+    started = {start(head): head}
     head_ray = _wait_for_head(engine, dashboard, head, next(iter(started)), deadline)
+    if dashboard.answers_anonymous():
+        raise TaskError(
+            f"The head's dashboard answered a request without this run's token: Ray {head_ray} "
+            f"in {head.image} does not enforce RAY_AUTH_MODE=token, so anyone who can reach this "
+            "machine could run code on the cluster. Token authentication needs Ray 2.52.0 or "
+            "newer: build from such a base image."
+        )
     for node in workers:
-        name = f"ray-{node.name}"
-        started[run.start(node.image, node.command, name=name, shm_size=SHM_SIZE)] = node
+        started[start(node)] = node
     _wait_for_nodes(engine, dashboard, started, deadline)
     return head_ray
 
@@ -204,7 +227,7 @@ def cluster(
         chosen.require_image(reference)
     expected_ray = chosen.image_labels(config.image).get("io.ray.version")
     nodes, url = plan(config.image, worker_image, workers)
-    dashboard = Dashboard(url)
+    dashboard = Dashboard(url, token=secrets.token_urlsafe(32))
     start = time.monotonic()
     with containers.run_of(chosen, "cluster") as run:
         _say(f"Starting a Ray head and {_workers(workers)} from {config.image} on {chosen.name}.")

@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from image_tasks.engines import Engine
@@ -55,8 +55,20 @@ class Run:
     def labels(self) -> dict[str, str]:
         return {TASK_LABEL: self.task, RUN_LABEL: self.run_id, OWNER_LABEL: _owner()}
 
-    def start(self, image: str, command: Sequence[str], *, name: str, shm_size: str) -> str:
-        """Start a detached container on the host network; return its id."""
+    def start(
+        self,
+        image: str,
+        command: Sequence[str],
+        *,
+        name: str,
+        shm_size: str,
+        env: Mapping[str, str] | None = None,
+        secret_env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Start a detached container on the host network; return its id. secret_env reaches
+        the container through the engine process's environment, its values never through the
+        engine's command line (which `ps` shows) or this process's own environment."""
+        plain = [f"{key}={value}" for key, value in (env or {}).items()]
         argv = self.engine.start_argv(
             image,
             command,
@@ -64,11 +76,14 @@ class Run:
             labels=self.labels,
             network="host",
             shm_size=shm_size,
+            env=[*plain, *(secret_env or {})],
         )
         with _signals_held(deliver=True):
             # Its own session: a terminal's Ctrl-C reaches this process alone, never an engine
             # midway through creating a container (podman then leaves it half-made).
-            result = self.engine.run(argv, capture_output=True, text=True, start_new_session=True)
+            result = self.engine.run(
+                argv, env=secret_env, capture_output=True, text=True, start_new_session=True
+            )
         if result.returncode != 0:
             raise TaskError(
                 f"{self.engine.program} could not start the {name} container from {image} "

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,14 +88,16 @@ class Engine:
         labels: dict[str, str],
         network: str,
         shm_size: str,
+        env: Sequence[str] = (),
     ) -> list[str]:
-        """Start a detached, named, labelled container; never pull (as run_argv)."""
-        label_options = [
-            item for key, value in labels.items() for item in ("--label", f"{key}={value}")
-        ]
+        """Start a detached, named, labelled container; never pull (as run_argv). Each item of
+        env is NAME=VALUE, or a NAME alone: the engine then copies that variable from its own
+        environment (how a secret gets in without reaching a command line)."""
+        options = [item for key, value in labels.items() for item in ("--label", f"{key}={value}")]
+        options += [item for variable in env for item in ("--env", variable)]
         return [
             self.program, "run", "--detach", "--pull=never", f"--network={network}",
-            f"--shm-size={shm_size}", "--name", name, *label_options, image, *command,
+            f"--shm-size={shm_size}", "--name", name, *options, image, *command,
         ]  # fmt: skip
 
     def push_argv(self, image: str, *, plain_http: bool) -> list[str]:
@@ -164,8 +166,12 @@ class Engine:
         extra = ["--format", "docker-archive"] if self.program == "podman" else []
         return [self.program, "save", *extra, "--output", str(archive), image]
 
-    def run(self, argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
-        return subprocess.run(argv, env={**os.environ, **self.env}, check=False, **kwargs)
+    def run(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, **kwargs
+    ) -> subprocess.CompletedProcess:
+        """Run an engine command; env adds variables to the engine process's environment."""
+        environment = {**os.environ, **self.env, **(env or {})}
+        return subprocess.run(argv, env=environment, check=False, **kwargs)
 
 
 def detect(name: str | None = None) -> Engine:

@@ -1,7 +1,8 @@
 """A small client for the Ray head's dashboard: the Jobs REST API and the state API's node list.
 
 Standard library only (urllib). Every call has a timeout; a head that does not answer yet is None
-or an empty list, so callers can poll it while it starts.
+or an empty list, so callers can poll it while it starts. Every call carries the cluster's token
+(Ray's token authentication) as a bearer token; a head that refuses it is a TaskError.
 """
 
 import contextlib
@@ -9,7 +10,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from image_tasks.errors import TaskError
 
@@ -19,14 +20,33 @@ FINISHED = {"SUCCEEDED", "FAILED", "STOPPED"}
 @dataclass(frozen=True)
 class Dashboard:
     url: str  # http://HOST:PORT of the head's dashboard
+    token: str = field(repr=False)  # RAY_AUTH_TOKEN of the cluster: never printed
 
     def _call(self, path: str, body: dict | None = None, timeout: float = 10) -> dict:
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
         # The head's loopback URL, built by the cluster task: http:// only.
         request = urllib.request.Request(self.url + path, data=data, headers=headers)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code in (401, 403):  # Ray's token middleware: no token, or not this one
+                raise TaskError(
+                    f"The Ray dashboard at {self.url} refused this run's token (HTTP "
+                    f"{error.code}): another Ray cluster may be answering on that address. Run "
+                    "the task again (it picks new ports)."
+                ) from None
+            raise
+
+    def answers_anonymous(self) -> bool:
+        """Whether the dashboard answers a request without the token, i.e. Ray's token
+        authentication is off (an error, 401 included, counts as refusing)."""
+        try:
+            urllib.request.urlopen(self.url + "/api/version", timeout=10).close()  # noqa: S310
+        except OSError:
+            return False
+        return True
 
     def ray_version(self) -> str | None:
         """The head's Ray version, or None while its dashboard does not answer."""
