@@ -29,7 +29,9 @@ def _baked(*names: str) -> list[ModuleType]:
         sys.dont_write_bytecode = writes_bytecode
 
 
-validation, errors = _baked("validation", "errors")
+validation, base_images, cloud_index, errors = _baked(
+    "validation", "base_images", "cloud_index", "errors"
+)
 TaskError = errors.TaskError
 
 Answers = Mapping[str, str]
@@ -54,14 +56,14 @@ CLOUD_ANSWERS = {
 def cloud_index_url(answers: Answers) -> str | None:
     """The index URL the cloud answers locate, or None for netrc-secret."""
     if answers["index_auth"] == AWS:
-        return validation.codeartifact_index_url(
+        return cloud_index.codeartifact_index_url(
             domain=answers["aws_codeartifact_domain"],
             account=answers["aws_account_id"],
             region=answers["aws_region"],
             repository=answers["aws_codeartifact_repository"],
         )
     if answers["index_auth"] == GOOGLE:
-        return validation.artifact_registry_index_url(
+        return cloud_index.artifact_registry_index_url(
             location=answers["gcp_location"],
             project=answers["gcp_project"],
             repository=answers["gcp_repository"],
@@ -77,7 +79,7 @@ def check_private_index_url(answers: Answers) -> None:
     if expected is not None and all(
         not problem(name, answers) for name in CLOUD_ANSWERS[answers["index_auth"]]
     ):
-        validation.check_cloud_index_url(url, expected=expected, index_auth=answers["index_auth"])
+        cloud_index.check_cloud_index_url(url, expected=expected, index_auth=answers["index_auth"])
 
 
 def check_cloud_name(name: str) -> Callable[[Answers], object]:
@@ -86,7 +88,9 @@ def check_cloud_name(name: str) -> Callable[[Answers], object]:
     def check(answers: Answers) -> object:
         index_auth = answers["index_auth"]
         what = CLOUD_ANSWERS.get(index_auth, {}).get(name)
-        return what and validation.check_cloud_name(answers[name], what=what, index_auth=index_auth)
+        return what and cloud_index.check_cloud_name(
+            answers[name], what=what, index_auth=index_auth
+        )
 
     return check
 
@@ -99,14 +103,14 @@ CHECKS: dict[str, Callable[[Answers], object]] = {
     ),
     "base_image": lambda a: (
         validation.check_image(a["base_image"], what="base image", allow_tag=True),
-        validation.check_versions(a["ray_version"], a["python_version"], a["base_image"]),
+        base_images.check_versions(a["ray_version"], a["python_version"], a["base_image"]),
     ),
     "base_image_uid": lambda a: validation.check_id(a["base_image_uid"], what="base image UID"),
     "base_image_gid": lambda a: (
         validation.check_id(a["base_image_gid"], what="base image GID"),
         # the installing user must be the base image's own (the secret mount is its uid's)
         not problem("base_image_uid", a)
-        and validation.check_base_user(a["base_image"], a["base_image_uid"], a["base_image_gid"]),
+        and base_images.check_base_user(a["base_image"], a["base_image_uid"], a["base_image_gid"]),
     ),
     **{name: check_cloud_name(name) for names in CLOUD_ANSWERS.values() for name in names},
     "private_index_url": check_private_index_url,

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -76,14 +75,14 @@ def scrubbed(path: Path, exposed: dict[str, str]) -> object | None:
         return None  # a file that cookiecutter's replay cannot have written
 
 
-def forget_credentials(answers: dict, redact: Callable[[str], str]) -> str:
+REMOVED = "[removed by the template's pre-gen hook: it carried a credential]"
+
+
+def forget_credentials(answers: dict) -> str:
     """cookiecutter wrote every answer to its replay file before this hook ran: replace each one
-    that carries a credential with its redacted form there. Says what became of the credential."""
-    exposed = {
-        answers[name]: redact(answers[name])
-        for name in URL_ANSWERS
-        if carries_credential(answers[name])
-    }
+    that carries a credential there. Says what became of the credential. Needs nothing from the
+    template, so it runs first, whatever fails after it."""
+    exposed = {answers[name]: REMOVED for name in URL_ANSWERS if carries_credential(answers[name])}
     if not exposed:
         return ""
     from cookiecutter.config import get_user_config  # this hook runs on cookiecutter's Python
@@ -108,12 +107,17 @@ def forget_credentials(answers: dict, redact: Callable[[str], str]) -> str:
 
 def main() -> int:
     Path(__file__).unlink(missing_ok=True)
+    note = forget_credentials(ANSWERS)
     sys.dont_write_bytecode = True  # importing from the template must not leave __pycache__
-    sys.path.insert(0, str(template_root() / "hooks"))
-    import answers
+    try:
+        sys.path.insert(0, str(template_root() / "hooks"))
+        import answers
 
-    problems = answers.problems(ANSWERS)
-    note = forget_credentials(ANSWERS, answers.validation.redact_url)
+        problems = answers.problems(ANSWERS)
+    except BaseException:
+        if note:
+            print(note, file=sys.stderr)  # what became of the credential, whatever failed
+        raise
     for problem in problems:
         print(f"error: {problem}\n", file=sys.stderr)
     if note:

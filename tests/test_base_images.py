@@ -8,8 +8,8 @@ from baking import TEMPLATE
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}"))
 
+from image_tasks.base_images import base_image_facts, check_base_user, check_versions
 from image_tasks.errors import TaskError
-from image_tasks.validation import base_image_facts, check_base_user, check_versions
 
 ACCEPTED = {
     "rayproject/ray:2.60.0-py311": ("2.60.0", "3.11", False),

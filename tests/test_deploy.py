@@ -119,3 +119,16 @@ def test_strict_validation_refuses_an_unknown_field(project):
     resource["spec"]["headGroupSpec"]["rayStartParam"] = {}
     with pytest.raises(jsonschema.ValidationError, match="rayStartParam"):
         validate(resource)
+
+
+def test_the_pin_task_takes_an_image_by_digest_only(project, tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(project, copy)
+    name = f"ghcr.io/acme/{project.name}"
+    pin = [sys.executable, "-B", "-m", "image_tasks", "pin"]
+    refused = subprocess.run([*pin, f"{name}:latest"], cwd=copy, capture_output=True, text=True)
+    assert refused.returncode == 2 and "is not an image by digest" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = subprocess.run([*pin, f"{name}@{DIGEST}"], cwd=copy, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert images(manifest(copy, "raycluster")) == {f"{name}@{DIGEST}"}

@@ -4,6 +4,7 @@ leaves no credential behind: not in cookiecutter's replay file, not in a rendere
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -184,6 +185,25 @@ def test_a_refused_credential_is_stored_nowhere(tmp_path, url, how):
     assert holding == []
     assert "example-private-package" in replay.read_text(encoding="utf-8")  # the rest stays
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_the_credential_is_taken_out_even_when_the_hook_then_fails(tmp_path):
+    """The replay file is scrubbed before anything that can fail: here the hook cannot find the
+    template's checks (a broken copy of the template)."""
+    broken = tmp_path / "template"
+    shutil.copytree(TEMPLATE, broken, ignore=shutil.ignore_patterns(".git", ".nox", ".venv"))
+    (broken / "hooks" / "answers.py").unlink()
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp")}
+    env.pop("COOKIECUTTER_CONFIG", None)
+    url = f"https://deploy:{PASSWORD}@nexus.example.com/simple/"
+    argv = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(tmp_path / "out"),
+            str(broken), f"private_index_url={url}"]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode != 0 and "cannot find the template's hooks/answers.py" in result.stderr
+    assert "The credential was not stored" in result.stderr
+    assert not [p for p in home.rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()]
 
 
 def test_dockerfile_frontend_is_a_clear_choice(tmp_path):

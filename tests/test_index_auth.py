@@ -191,16 +191,21 @@ REPOSITORY = "acme/ray-runtime"
 
 
 @pytest.mark.parametrize(
-    ("event", "head", "variables", "code", "build", "annotation"),
+    ("event", "head", "actor", "variables", "code", "build", "annotation"),
     [
-        ("push", "", "set", 0, "true", None),
-        ("push", "", "missing", 1, "false", "::error "),
-        ("pull_request", REPOSITORY, "missing", 1, "false", "::error "),
-        ("pull_request", "someone/fork", "missing", 0, "false", "::warning "),
+        ("push", "", "dev", "set", 0, "true", None),
+        ("push", "", "dev", "missing", 1, "false", "::error "),
+        ("pull_request", REPOSITORY, "dev", "missing", 1, "false", "::error "),
+        ("pull_request", "someone/fork", "dev", "missing", 0, "false", "::warning "),
+        # Dependabot's pull requests get no OIDC token, whatever is configured
+        ("pull_request", REPOSITORY, "dependabot[bot]", "set", 0, "false", "::warning "),
     ],
-    ids=["configured", "push-without-identity", "own-pr-without-identity", "fork-pr-skips"],
-)
-def test_the_identity_check(minted, tmp_path, event, head, variables, code, build, annotation):
+    ids=["configured", "push-without-identity", "own-pr-without-identity", "fork-pr-skips",
+         "dependabot-pr-skips"],
+)  # fmt: skip
+def test_the_identity_check(
+    minted, tmp_path, event, head, actor, variables, code, build, annotation
+):
     step = minted.step("preflight", "Check the index identity")
     required = step["env"]["REQUIRED"].split()
     output, summary = tmp_path / "output", tmp_path / "summary"
@@ -210,6 +215,7 @@ def test_the_identity_check(minted, tmp_path, event, head, variables, code, buil
         "EVENT_NAME": event,
         "HEAD_REPOSITORY": head,
         "REPOSITORY": REPOSITORY,
+        "ACTOR": actor,
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
         "PATH": os.environ["PATH"],

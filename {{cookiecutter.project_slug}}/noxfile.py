@@ -3,6 +3,7 @@
 nox                      build, audit, test (the default; stops at the first failure)
 nox -s build -- --netrc ~/.netrc
 nox -s publish           push the audited image, verify the registry's copy (never by default)
+nox -s pin -- NAME@sha256:...   pin deploy/ to an image CI published
 nox -s lint
 nox -s build cluster     a local Ray cluster from the image: a head, 2 workers, a smoke job
 nox -s template          is this repository behind its template? (cruft or copier)
@@ -59,6 +60,12 @@ def test(session: nox.Session) -> None:
 def publish(session: nox.Session) -> None:
     """Push the image a clean audit read, check the registry serves exactly it, pin its digest."""
     run_task(session, "publish")
+
+
+@nox.session(venv_backend="none")
+def pin(session: nox.Session) -> None:
+    """Pin deploy/ to a published image by digest (nox -s pin -- NAME@sha256:...)."""
+    run_task(session, "pin")
 
 
 @nox.session(venv_backend="none")

@@ -61,6 +61,12 @@ def publish(c, image=None, engine=None, tag=None):
     run_task("publish", *options(image=image, engine=engine), *tags)
 
 
+@task(help={"image": "NAME@sha256:... as publish printed it"})
+def pin(c, image):
+    """Pin deploy/ to a published image by digest."""
+    run_task("pin", image)
+
+
 @task(help={"workers": "worker nodes (2)", "worker_image": "image for the workers"})
 def cluster(c, image=None, engine=None, workers=None, worker_image=None, timeout=None):
     """Start a head and workers from the image, one container each; run a smoke job on all."""
@@ -86,4 +92,4 @@ def index(c, wheelhouse="wheelhouse", port=None, netrc_out=None):
     run_task("index", *options(wheelhouse=wheelhouse, port=port, **{"netrc-out": netrc_out}))
 
 
-namespace = Collection(build, audit, test, publish, cluster, lint, template, index)
+namespace = Collection(build, audit, test, publish, pin, cluster, lint, template, index)

@@ -52,7 +52,13 @@ def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, 
     assert status == 0, output_rest[-6000:]
     record(f"nox -s audit test ({engine})", seconds)
     assert "8 passed" in output_rest
-    status, output_publish, seconds = run([tool("nox"), "-s", "publish"], cwd=repository, env=env)
+    # As in GitHub Actions: the task writes its step output and the job summary itself.
+    actions = {
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    publish = [tool("nox"), "-s", "publish"]
+    status, output_publish, seconds = run(publish, cwd=repository, env={**env, **actions})
     assert status == 0, output_publish[-6000:]
     record(f"nox -s publish ({engine})", seconds)
     output_rest += output_publish
@@ -73,12 +79,15 @@ def test_nox_builds_audits_tests_and_publishes(engine, repository, local_index, 
         [program, "image", "inspect", "--format", "{{.Id}}", image],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    assert manifest["config"]["digest"].removeprefix("sha256:") == local_id.removeprefix("sha256:")
-    assert (
-        f"its image config {manifest['config']['digest']} is the one audited clean" in output_rest
-    )
-    records = json.loads((repository / ".image-tasks/audits.json").read_text())
-    assert records[manifest["config"]["digest"]]["verdict"] == "clean"
+    local_id = "sha256:" + local_id.removeprefix("sha256:")
+    assert manifest["config"]["digest"] == local_id  # the classic store and podman: the config
+    assert f"its image config {local_id} is what the audit read, clean" in output_rest
+    audits = json.loads((repository / ".image-tasks/audits.json").read_text())
+    assert audits[local_id]["verdict"] == "clean"
+    assert audits[local_id]["config_digests"] == [manifest["config"]["digest"]]
+    assert (tmp_path / "output").read_text() == f"image={published['image']}\n"
+    summary = (tmp_path / "summary").read_text()
+    assert f"`{published['image']}`" in summary and f"nox -s pin -- {published['image']}" in summary
 
     pushed = tmp_path / "pushed"
     registry.skopeo(

@@ -76,3 +76,22 @@ def test_an_image_whose_audit_found_a_leak_is_refused(engine, attempt, registry)
     assert status != 0
     assert "found leaked credentials, so publish refuses it" in output
     assert not registry.has_repository(repository)
+
+
+@pytest.mark.engine
+def test_an_audit_for_another_credential_than_the_build_used_is_refused(
+    attempt, registry, tmp_path
+):
+    """Built with the index's netrc, audited with another: the audit could not have found the
+    password that was mounted, so its clean verdict does not count."""
+    repository, nox = attempt("buildx", "other-credential")
+    assert nox("-s", "build")[0] == 0
+    other = tmp_path / "other.netrc"
+    other.write_text("machine 127.0.0.1\nlogin local\npassword another-password-0c41d\n")
+    other.chmod(0o600)
+    status, output = nox("-s", "audit", "--", "--netrc", str(other))
+    assert status == 0 and "CLEAN" in output  # that password is nowhere in the image
+    status, output = nox("-s", "publish")
+    assert status != 0
+    assert "built with a credential its audit did not search for" in output
+    assert not registry.has_repository(repository)

@@ -2,7 +2,7 @@
 an index of short-lived tokens refuses one."""
 
 import pytest
-from image_tasks import build, settings, validation
+from image_tasks import build, cloud_index, settings, validation
 from image_tasks.errors import TaskError
 
 CODEARTIFACT = "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/store/simple/"
@@ -12,13 +12,13 @@ REFUSED = "the index answered HTTP 401 (Unauthorized) for 'aws' at HOST: the cre
 
 def test_the_cloud_urls_are_the_ones_the_providers_serve():
     assert (
-        validation.codeartifact_index_url(
+        cloud_index.codeartifact_index_url(
             domain="acme", account="012345678901", region="eu-west-1", repository="store"
         )
         == CODEARTIFACT
     )
     assert (
-        validation.artifact_registry_index_url(
+        cloud_index.artifact_registry_index_url(
             location="europe-west4", project="acme-artifacts", repository="python"
         )
         == ARTIFACT_REGISTRY
@@ -38,18 +38,18 @@ def test_the_cloud_urls_are_the_ones_the_providers_serve():
     ],
 )
 def test_cloud_names(what, good, bad):
-    assert validation.check_cloud_name(good, what=what, index_auth="x") == good
+    assert cloud_index.check_cloud_name(good, what=what, index_auth="x") == good
     with pytest.raises(TaskError, match=rf"The {what} '{bad}' is not valid"):
-        validation.check_cloud_name(bad, what=what, index_auth="x")
+        cloud_index.check_cloud_name(bad, what=what, index_auth="x")
     with pytest.raises(TaskError, match=rf"The {what} is missing"):
-        validation.check_cloud_name("", what=what, index_auth="x")
+        cloud_index.check_cloud_name("", what=what, index_auth="x")
 
 
 def test_a_cloud_index_url_must_be_the_one_its_names_locate():
-    assert validation.check_cloud_index_url(CODEARTIFACT.rstrip("/"), expected=CODEARTIFACT,
+    assert cloud_index.check_cloud_index_url(CODEARTIFACT.rstrip("/"), expected=CODEARTIFACT,
                                             index_auth="aws-codeartifact")  # fmt: skip
     with pytest.raises(TaskError, match=f"must be {CODEARTIFACT}") as refused:
-        validation.check_cloud_index_url(
+        cloud_index.check_cloud_index_url(
             "https://u:secret@nexus.example.com/simple/",
             expected=CODEARTIFACT,
             index_auth="aws-codeartifact",

@@ -13,7 +13,16 @@ if sys.version_info < (3, 11):  # noqa: UP036 - tomllib: a message, not an Impor
         "Install nox or invoke with a newer python3, e.g. `python3.11 -m pip install nox`."
     )
 
-from image_tasks import build, cluster, local_index, pipeline, publish, template
+from image_tasks import (
+    audit_image,
+    build,
+    cluster,
+    image_tests,
+    lint,
+    local_index,
+    publish,
+    template,
+)
 from image_tasks.errors import TaskError
 
 
@@ -35,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
             help="container engine (default: $IMAGE_ENGINE, else detected)",
         )
 
-    for name, function in (("build", build.build), ("audit", pipeline.audit)):
+    for name, function in (("build", build.build), ("audit", audit_image.audit)):
         sub = task(name, function)
         image_options(sub)
         sub.add_argument("--netrc", help="netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
@@ -56,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
                 "--format", dest="output_format", default="text", choices=("text", "json", "sarif")
             )
             sub.add_argument("--output", help="write the report to this file")
-    test = task("test", pipeline.test)
+    test = task("test", image_tests.test)
     image_options(test)
     # `nox -- --netrc PATH` hands the same arguments to build, audit, test and publish.
     test.add_argument("--netrc", help=argparse.SUPPRESS)
@@ -71,7 +80,8 @@ def parser() -> argparse.ArgumentParser:
         help="push the audited image as REF instead of IMAGE (repeatable)",
     )
     push.add_argument("--netrc", help=argparse.SUPPRESS)
-    task("lint", pipeline.lint)
+    task("pin", publish.pin).add_argument("image", metavar="NAME@sha256:...")
+    task("lint", lint.lint)
     ray_cluster = task("cluster", cluster.cluster)
     image_options(ray_cluster)
     ray_cluster.add_argument("--workers", type=int, default=2, help="worker nodes (default 2)")

@@ -10,7 +10,16 @@ import re
 import sys
 from urllib.parse import urlsplit
 
-from image_tasks import credentials, engines, index_probe, settings, validation
+from image_tasks import (
+    cloud_index,
+    credentials,
+    engines,
+    fingerprints,
+    index_probe,
+    records,
+    settings,
+    validation,
+)
 from image_tasks.errors import TaskError
 
 
@@ -36,11 +45,11 @@ def build(
             f"Cannot read {requirements} ({error.__class__.__name__}): it lists what the image "
             "installs from the private index, one requirement a line."
         ) from None
-    validation.requirement_names(text)
+    projects = validation.requirement_names(text)
     credential = credentials.resolve(netrc, config.index_url)
     login, password = credentials.login_for(credential, config.index_url)
     if index_check:
-        check_index(config.index_url, index_probe.projects(text), login, password)
+        check_index(config.index_url, projects, login, password)
     chosen = engines.detect(config.engine)
     host = urlsplit(config.index_url).hostname or ""
     host_network = validation.is_loopback(host)
@@ -67,6 +76,9 @@ def build(
         raise TaskError(
             f"The build failed ({chosen.name} exited with {status}): {why(output, config)}"
         )
+    # What publish checks the audit against: the credential this image was built with.
+    built = chosen.require_image(config.image)
+    records.record_build(config.image, built, fingerprints.of(credentials.passwords(credential)))
     print(config.image)
     return 0
 
@@ -112,12 +124,12 @@ def check_index(index_url: str, projects: list[str], login: str, password: str) 
             "check; the install step checks again inside the build.)"
             + expiry_hint(found, index_url)
         )
-    print(f"Index check: {urlsplit(index_url).hostname} serves {', '.join(projects)} to "
-          f"{login!r}.", file=sys.stderr)  # fmt: skip
+    host = urlsplit(index_url).hostname
+    print(f"Index check: {host} serves {', '.join(projects)} to this credential.", file=sys.stderr)
 
 
 def expiry_hint(found: str, index_url: str) -> str:
     """A refused credential for an index of short-lived tokens (CodeArtifact, Artifact
     Registry) has most likely expired: say how to make a new one."""
     refused = re.search(r"HTTP 40[13]\b", found)
-    return validation.token_expiry_hint(index_url) if refused else ""
+    return cloud_index.token_expiry_hint(index_url) if refused else ""

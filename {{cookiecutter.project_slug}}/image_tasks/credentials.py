@@ -81,14 +81,29 @@ def _file(path: Path, origin: str) -> Credential:
 
 def login_for(credential: Credential, index_url: str) -> tuple[str, str]:
     """The (login, password) the netrc holds for the index host; a TaskError before the build
-    when it does not parse or has no entry for that host.
-
-    Parsed with the standard library's netrc module, as pip (through requests) parses it. Its
-    errors quote the offending token, which may be a password: only the line number is passed on.
-    """
+    when it does not parse or has no entry for that host."""
     host = urlsplit(index_url).hostname or ""
+    entry = parsed(credential).authenticators(host)
+    if entry is None:
+        raise TaskError(
+            f"The netrc from {credential.origin} has no entry for the index host {host!r} (and no "
+            f"'default' entry). Add 'machine {host} login USER password SECRET' to it."
+        )
+    login, _, password = entry
+    return login or "", password or ""
+
+
+def passwords(credential: Credential) -> list[str]:
+    """Every password the netrc holds: what a build can mount, what its audit must look for."""
+    return [password for _, _, password in parsed(credential).hosts.values() if password]
+
+
+def parsed(credential: Credential) -> netrc.netrc:
+    """The netrc, parsed with the standard library's netrc module, as pip (through requests)
+    parses it. Its errors quote the offending token, which may be a password: only the line
+    number is passed on."""
     try:
-        parsed = _parse(credential)
+        return _parse(credential)
     except (OSError, UnicodeDecodeError) as error:
         raise TaskError(
             f"The netrc from {credential.origin} cannot be read as text "
@@ -99,14 +114,9 @@ def login_for(credential: Credential, index_url: str) -> tuple[str, str]:
             f"The netrc from {credential.origin} does not parse (near line {error.lineno}). "
             "Each entry reads 'machine HOST login USER password SECRET'."
         ) from None
-    entry = parsed.authenticators(host)
-    if entry is None:
-        raise TaskError(
-            f"The netrc from {credential.origin} has no entry for the index host {host!r} (and no "
-            f"'default' entry). Add 'machine {host} login USER password SECRET' to it."
-        )
-    login, _, password = entry
-    return login or "", password or ""
+
+
+PIPE_SAFE = 16_000  # bytes a pipe takes before a write blocks, on every platform (macOS: 16 KiB)
 
 
 def _parse(credential: Credential) -> netrc.netrc:
@@ -114,12 +124,14 @@ def _parse(credential: Credential) -> netrc.netrc:
         return netrc.netrc(credential.path)
     # The parser reads only paths: hand it the variable's text through a pipe, never a file.
     data = credential.text().encode()
-    if len(data) > 60_000:  # a pipe holds 64 KiB; no netrc is that long
+    if len(data) > PIPE_SAFE:  # no netrc is that long
         raise TaskError(f"{credential.origin} is far larger than a netrc; check what it holds.")
     read, write = os.pipe()
     try:
-        os.write(write, data)
-        os.close(write)
+        try:
+            os.write(write, data)
+        finally:
+            os.close(write)
         return netrc.netrc(f"/dev/fd/{read}")
     finally:
         os.close(read)

@@ -7,7 +7,8 @@ It runs twice, standard library only: on the host, called by the build task befo
 starts (a wrong or rotated password fails in seconds, even when the engine would have served the
 install step from its cache); and inside the image's install step, bind-mounted beside the
 mounted secret, for builders whose network differs from the host's. Redirects are not followed,
-so the credential goes to the index host and nowhere else. It prints no credential.
+so the credential goes to the index host and nowhere else (the other tasks that send one use
+the same `opener`). It prints no credential.
 
 usage (in the image): python3 index_probe.py INDEX_URL REQUIREMENTS_FILE   (NETRC: the netrc)
 """
@@ -15,6 +16,7 @@ usage (in the image): python3 index_probe.py INDEX_URL REQUIREMENTS_FILE   (NETR
 from __future__ import annotations  # base images may run Python 3.9
 
 import base64
+import ipaddress
 import netrc
 import os
 import re
@@ -31,6 +33,23 @@ TIMEOUT = 30
 class NoRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # urllib then raises HTTPError with the 3xx status
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def opener(url: str) -> urllib.request.OpenerDirector:
+    """The one way the tasks send a credential over HTTP: no redirect is followed, and a URL on
+    loopback bypasses any proxy the environment names (plain http through a proxy would hand it
+    the credential in clear)."""
+    direct = [urllib.request.ProxyHandler({})] if is_loopback(urlsplit(url).hostname or "") else []
+    return urllib.request.build_opener(NoRedirects, *direct)
 
 
 def projects(requirements: str) -> list[str]:
@@ -51,18 +70,19 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
     host = parts.hostname or ""
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     token = base64.b64encode(f"{login}:{password}".encode()).decode()
-    opener = urllib.request.build_opener(NoRedirects)
+    http = opener(index_url)
     for name in names:
         url = f"{index_url.rstrip('/')}/{name}/"
         request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
         try:
-            opener.open(request, timeout=TIMEOUT).close()
+            http.open(request, timeout=TIMEOUT).close()
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
+                # A login without a password may itself be the token (Gemfury, packagecloud).
+                who = f"for {login!r} " if login and password else ""
                 return (
-                    f"the index answered HTTP {error.code} ({error.reason}) for {login!r} at "
-                    f"{host}: the credential is wrong or expired, or lacks read access to "
-                    f"{name!r}"
+                    f"the index answered HTTP {error.code} ({error.reason}) {who}at {host}: "
+                    f"the credential is wrong or expired, or lacks read access to {name!r}"
                 )
             if error.code == 404:
                 return (

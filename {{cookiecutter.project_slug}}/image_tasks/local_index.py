@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from image_tasks import index_probe
 from image_tasks.errors import TaskError
 
 USER = "local"
@@ -98,7 +99,7 @@ def answer(url: str, password: str | None = None) -> int | None:
         token = base64.b64encode(f"{USER}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=1):  # noqa: S310
+        with index_probe.opener(url).open(request, timeout=1):
             return 200
     except urllib.error.HTTPError as error:
         return error.code
@@ -170,4 +171,8 @@ def _run(argv: list[str], url: str, password: str, netrc: Path | str, parent: in
         return process.returncode or 0
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # a server that ignores SIGTERM must not outlive the task
+            process.wait()

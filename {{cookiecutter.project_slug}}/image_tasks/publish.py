@@ -1,17 +1,29 @@
 """Publish: push the image a clean audit read, and only it, then prove the registry serves it.
 
-The gate is the audit's record (`audit_records`): the config digest of the bytes the audit
-read. The image to push must have that digest now (an image rebuilt since has another), and
-the record must say clean. After each push, the manifest is read back from the registry
-(`registry`) and every platform image in it must have an audited, clean config digest. The
-pushed image is then printed and recorded by digest, and the deploy manifests are pinned to it.
-Registry credentials are the engine's own login; nothing here prints or passes one.
+The gate is the audit's record (`records`), looked up by the image's current ID: an image
+rebuilt since its audit has another ID and no record. The record must say clean, and, when
+this repository's build task made the image, the audit must have searched for every password
+the build mounted. Each target is tagged from the audited ID itself and checked again right
+before its push, so a build running meanwhile cannot slip other bytes in. After each push the
+manifest is read back from the registry (`registry`) and every platform image in it must be
+one the audit read. The pushed image is then printed and recorded by digest, and the deploy
+manifests are pinned to it. Registry credentials are the engine's own login; nothing here
+prints or passes one.
 """
 
 import sys
 from collections.abc import Sequence
 
-from image_tasks import audit_records, deploy_image, engines, registry, settings, state, validation
+from image_tasks import (
+    ci_report,
+    deploy_image,
+    engines,
+    records,
+    registry,
+    settings,
+    state,
+    validation,
+)
 from image_tasks.errors import TaskError
 
 PUBLISHED = state.FOLDER / "published.json"
@@ -24,7 +36,7 @@ def publish(
     config = settings.load(image, engine)
     chosen = engines.detect(config.engine)
     local_id = chosen.require_image(config.image)
-    record = clean_record(config.image, local_id)
+    audit = clean_audit(config.image, local_id)
     source = registry.Reference.parse(config.image)
     targets = [
         registry.Reference.parse(validation.check_image(tag, what="--tag", allow_tag=True))
@@ -33,39 +45,67 @@ def publish(
     pushed = []
     for target in dict.fromkeys(targets):
         if target != source:
-            _run(chosen, chosen.tag_argv(config.image, target.tagged), f"tag it {target.tagged}")
+            _run(chosen, chosen.tag_argv(local_id, target.tagged), f"tag it {target.tagged}")
+        if chosen.image_id(target.tagged) != local_id:
+            raise TaskError(
+                f"{target.tagged} no longer names the audited image {local_id}: something "
+                "rebuilt or retagged it just now. Nothing more was pushed; audit what it names "
+                "now, then publish again."
+            )
         push = chosen.push_argv(target.tagged, plain_http=target.base_url.startswith("http:"))
         _run(chosen, push, f"push {target.tagged}")
         manifest = registry.Client(target, chosen.name).manifest()
-        check_served(target, manifest, local_id)
+        check_served(target, manifest, audit)
         print(
             f"Registry check: {target.tagged} is {manifest.digest}; its image config "
-            f"{local_id} is the one audited clean at {record.audited_at}.",
+            f"{', '.join(manifest.config_digests)} is what the audit read, clean, at "
+            f"{audit.audited_at}.",
             file=sys.stderr,
         )
         pushed.append({"reference": target.tagged, "image": f"{target.name}@{manifest.digest}"})
     first = pushed[0]["image"]
     state.write_json(
         PUBLISHED,
-        {"image": first, "pushed": pushed, "config_digest": local_id, "audit": record.summary()},
+        {"image": first, "pushed": pushed, "image_id": local_id, "audit": audit.essentials()},
     )
     if deploy_image.pin(first):
         print(f"deploy/ now runs it ({deploy_image.COMPONENT}); commit that.", file=sys.stderr)
+    ci_report.output("image", first)
+    ci_report.summary(
+        f"**Published:** `{first}` (audited clean at {audit.audited_at}).\n\n"
+        f"To deploy it, pin `deploy/` to it in a checkout and commit that: "
+        f"`nox -s pin -- {first}`"
+    )
     print(first)
     return 0
 
 
-def clean_record(image: str, local_id: str) -> audit_records.Record:
-    """The clean audit of exactly this image, or a TaskError that says what to run."""
-    records = audit_records.load()
-    record = records.get(local_id)
-    if record is None:
-        earlier = [r for r in records.values() if r.image == image]
+def pin(image: str) -> int:
+    """Pin deploy/ to a published image by digest (NAME@sha256:...), as publish does."""
+    match = validation.IMAGE_REFERENCE.fullmatch(image)
+    if match is None or not match["digest"] or match["tag"]:
+        raise TaskError(
+            f"{image!r} is not an image by digest: give NAME@sha256:..., as publish prints it "
+            "(and CI's job summary shows it)."
+        )
+    if not deploy_image.pin(image):
+        raise TaskError(f"This repository has no {deploy_image.COMPONENT}; nothing to pin.")
+    print(f"deploy/ now runs {image} ({deploy_image.COMPONENT}); commit that.")
+    return 0
+
+
+def clean_audit(image: str, local_id: str) -> records.Audit:
+    """The clean audit of exactly this image, of the credential it was built with, or a
+    TaskError that says what to run."""
+    audits = records.audits()
+    audit = audits.get(local_id)
+    if audit is None:
+        earlier = [a for a in audits.values() if a.image == image]
         if earlier:
-            last = max(earlier, key=lambda r: r.audited_at)
+            last = max(earlier, key=lambda a: a.audited_at)
             raise TaskError(
                 f"{image} is {local_id} now, but its last audit (at {last.audited_at}) read "
-                f"{last.config_digest}: the image was rebuilt after it was audited, and publish "
+                f"{last.image_id}: the image was rebuilt after it was audited, and publish "
                 "pushes only bytes a clean audit read. Run `nox -s audit` (and `nox -s test`), "
                 "then publish again."
             )
@@ -73,30 +113,33 @@ def clean_record(image: str, local_id: str) -> audit_records.Record:
             f"{image} ({local_id}) has no audit on record here: publish pushes only an image "
             "whose exact bytes a clean audit read. Run `nox -s audit`, then publish again."
         )
-    if not record.clean:
+    if not audit.clean:
         raise TaskError(
-            f"The audit of {image} ({local_id}) at {record.audited_at} found leaked "
+            f"The audit of {image} ({local_id}) at {audit.audited_at} found leaked "
             "credentials, so publish refuses it. Fix the Dockerfile as the audit's report says, "
             "rotate the leaked credential, rebuild with `nox -s build -- --no-cache`, and audit "
             "again."
         )
-    return record
-
-
-def check_served(reference: registry.Reference, manifest: registry.Manifest, audited: str) -> None:
-    """Every platform image the registry serves under the tag must be an audited, clean one."""
-    records = audit_records.load()
-    unaudited = [
-        digest
-        for digest in manifest.config_digests
-        if not (digest == audited or (digest in records and records[digest].clean))
-    ]
-    if unaudited or audited not in manifest.config_digests:
+    build = records.builds().get(local_id)
+    if build is not None and not set(build.secrets) <= set(audit.secrets):
         raise TaskError(
-            f"The registry serves {reference.tagged} as {manifest.digest}, with "
-            f"image config {', '.join(manifest.config_digests) or 'none'}, which is not the "
-            f"audited {audited}: something else was pushed to that tag, or the registry "
-            "rewrote the image. Nothing is recorded as published; check who else pushes there."
+            f"{image} was built with a credential its audit did not search for (the build and "
+            "the audit were given different netrcs), so a clean verdict says nothing about the "
+            "password that was mounted. Audit it with the netrc the build used (the same "
+            "--netrc, NETRC or NET_RC), then publish again."
+        )
+    return audit
+
+
+def check_served(reference: registry.Reference, manifest: registry.Manifest, audit) -> None:
+    """Every platform image the registry serves under the tag must be one the audit read."""
+    if not manifest.config_digests or not set(manifest.config_digests) <= set(audit.config_digests):
+        raise TaskError(
+            f"The registry now serves {reference.tagged} as {manifest.digest}, with image "
+            f"config {', '.join(manifest.config_digests) or 'none'}, which the audit did not "
+            f"read ({', '.join(audit.config_digests)}): that tag serves unaudited bytes. "
+            "Overwrite or delete it now, and find out what else pushes there; nothing is "
+            "recorded as published."
         )
 
 

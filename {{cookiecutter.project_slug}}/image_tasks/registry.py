@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from image_tasks import registry_login, validation
+from image_tasks import index_probe, registry_login, validation
 from image_tasks.errors import TaskError
 
 INDEX_TYPES = (
@@ -78,14 +78,6 @@ class Manifest:
     config_digests: tuple[str, ...]  # one per platform image (attestations left out)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
 class Client:
     """Fetches manifests of one repository, authenticating once per run."""
 
@@ -102,13 +94,16 @@ class Client:
         if media_type in INDEX_TYPES or "manifests" in document:
             configs = []
             for entry in document.get("manifests") or ():
+                digest = entry.get("digest") if isinstance(entry, dict) else None
+                if not isinstance(digest, str) or not digest.startswith("sha256:"):
+                    raise self._fail("served an index with an entry that has no sha256 digest")
                 annotations = entry.get("annotations") or {}
                 if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
                     continue
-                child, _ = self._get(entry["digest"])
-                if "sha256:" + hashlib.sha256(child).hexdigest() != entry["digest"]:
-                    raise self._fail(f"served a manifest that does not match {entry['digest']}")
-                configs.append(_config_digest(_json(child, entry["digest"])))
+                child, _ = self._get(digest)
+                if "sha256:" + hashlib.sha256(child).hexdigest() != digest:
+                    raise self._fail(f"served a manifest that does not match {digest}")
+                configs.append(_config_digest(_json(child, digest)))
             return Manifest(digest, media_type, tuple(configs))
         return Manifest(digest, media_type, (_config_digest(document),))
 
@@ -136,7 +131,7 @@ class Client:
         request = urllib.request.Request(url, headers={"Accept": ACCEPT})  # noqa: S310
         if self.authorization:
             request.add_header("Authorization", self.authorization)
-        with _OPENER.open(request, timeout=TIMEOUT) as response:
+        with index_probe.opener(request.full_url).open(request, timeout=TIMEOUT) as response:
             raw = response.read(MAX_MANIFEST + 1)
             if len(raw) > MAX_MANIFEST:
                 raise self._fail("served a manifest larger than 4 MiB")
@@ -172,7 +167,7 @@ class Client:
                 pair = f"{login.username}:{login.secret}".encode()
                 request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
         try:
-            with _OPENER.open(request, timeout=TIMEOUT) as response:
+            with index_probe.opener(request.full_url).open(request, timeout=TIMEOUT) as response:
                 answer = json.loads(response.read(1 << 20))
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
@@ -180,6 +175,8 @@ class Client:
             raise self._fail(f"'s token service answered HTTP {error.code}") from None
         except (urllib.error.URLError, OSError, ValueError):
             raise self._fail("'s token service could not be asked for a token") from None
+        if not isinstance(answer, dict):
+            raise self._fail("'s token service gave no token")
         token = answer.get("token") or answer.get("access_token")
         if not isinstance(token, str) or not token:
             raise self._fail("'s token service gave no token")

@@ -4,6 +4,7 @@ write a file they own."""
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -13,12 +14,15 @@ FOLDER = PROJECT_ROOT / ".image-tasks"
 
 
 def write(path: Path, text: str) -> None:
-    """Whole or not at all: a temporary file in the same folder, then a rename."""
+    """Whole or not at all: a temporary file in the same folder, then a rename. A file that
+    exists keeps its mode; a new one is readable by its owner alone."""
     path.parent.mkdir(exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
+            if path.exists():
+                os.fchmod(handle.fileno(), stat.S_IMODE(path.stat().st_mode))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
