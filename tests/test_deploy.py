@@ -132,3 +132,12 @@ def test_the_pin_task_takes_an_image_by_digest_only(project, tmp_path):
     done = subprocess.run([*pin, f"{name}@{DIGEST}"], cwd=copy, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert images(manifest(copy, "raycluster")) == {f"{name}@{DIGEST}"}
+
+
+def test_every_cluster_requires_rays_token_authentication(project):
+    """Ray's ports run code for whoever reaches them: every kind turns KubeRay's token auth on."""
+    for folder in KINDS:
+        resource = manifest(project, folder)
+        spec = resource["spec"]
+        cluster = spec.get("rayClusterSpec") or spec.get("rayClusterConfig") or spec
+        assert cluster["authOptions"] == {"mode": "token"}, folder
