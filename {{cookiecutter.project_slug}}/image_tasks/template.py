@@ -8,12 +8,11 @@ take the change: on stdout, and in the job summary under GitHub Actions.
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 
-from image_tasks import __version__
+from image_tasks import __version__, ci_report
 from image_tasks.errors import TaskError
 from image_tasks.settings import PROJECT_ROOT
 
@@ -95,7 +94,4 @@ def report(tool: str, source: str) -> None:
         "'Keeping up with the template', says more.\n"
     )
     print(text)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(text)
+    ci_report.summary(text)
