@@ -122,7 +122,7 @@ def probe_head(engine: str, image: str, head: dict) -> tuple[str, dict] | None:
 
 
 def watch(engine: str, image: str, task: subprocess.Popen, stale: str, nodes: int) -> Watched:
-    """Until the run's nodes have all started, or the run ends: each container's record, what
+    """Until the run's nodes all run `ray start`, or the run ends: each container's record, what
     the head answers without the token, and every command line on this machine."""
     seen = Watched()
     running = [program(engine), "ps", "-q", "--no-trunc", "--filter", TASK]
@@ -137,9 +137,12 @@ def watch(engine: str, image: str, task: subprocess.Popen, stale: str, nodes: in
         if heads and not seen.answers and (probed := probe_head(engine, image, heads[0])):
             seen.token, seen.answers = probed
         if seen.answers and len(seen.containers) == nodes:
+            # A container the engine lists may still be in `runc init`: look until every node's
+            # `ray start` runs, so the token is looked for in all of their command lines.
             ps = subprocess.run(["ps", "-e", "-ww", "-o", "args"], capture_output=True, text=True)
             seen.processes = ps.stdout
-            break
+            if seen.processes.count("ray start") >= nodes:
+                break
         time.sleep(0.3)
     return seen
 
