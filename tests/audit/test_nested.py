@@ -54,6 +54,8 @@ def found(report):
         ("tmp/pkg-1.0-py3-none-any.whl", zipped(("pkg/settings.py", NETRC * 4)), "pkg/settings.py"),
         ("opt/app/app.jar", zipped(("META-INF/app.properties", NETRC)), "META-INF/app.properties"),
         ("opt/app/data.zip", zipped(("a.txt", NETRC)), "a.txt"),
+        ("opt/app/stored.zip", zipped(("a.txt", NETRC), method=zipfile.ZIP_STORED), "a.txt"),
+        ("opt/app/lzma.zip", zipped(("a.txt", NETRC * 4), method=zipfile.ZIP_LZMA), "a.txt"),
     ],
 )
 def test_secret_inside_a_nested_archive_is_found(tmp_path, name, data, inner):
@@ -113,17 +115,21 @@ def test_broken_large_and_encrypted_archives_are_noted(tmp_path, monkeypatch):
     encrypted = bytearray(zipped(("a.txt", NETRC)))
     encrypted[6] |= 1  # the local header's and the central directory's flag: encrypted
     encrypted[encrypted.rfind(b"PK\x01\x02") + 8] |= 1
+    headless = bytearray(zipped(("a.txt", b"a"), ("b.txt", NETRC)))
+    headless[headless.rfind(b"PK\x03\x04")] = 0  # b.txt's local header (the directory's fine)
     report = audited(
         tmp_path,
         ("tmp/cut.gz", good[: len(good) // 2]),
         ("tmp/big.zip", big),
         ("tmp/locked.zip", bytes(encrypted)),
         ("tmp/notgzip.gz", b"plain text, named .gz\n"),
+        ("tmp/headless.zip", bytes(headless)),
     )
     notes = " ".join(report.notes)
     assert "/tmp/cut.gz: the nested archive could not be read to its end" in notes
     assert "/tmp/big.zip: a nested archive of" in notes
     assert "/tmp/locked.zip!/a.txt: encrypted" in notes
+    assert "/tmp/headless.zip: the nested archive could not be read to its end" in notes
 
 
 def test_nested_archives_are_documented(tmp_path):
