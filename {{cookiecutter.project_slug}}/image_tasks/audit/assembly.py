@@ -71,7 +71,7 @@ def _layer_findings(blobs, image) -> list[Finding]:
     seen = set()
     for i, key in enumerate(image.layers):
         result = results[i]
-        ledger.add_layer(result.records)
+        ledger.add_layer(result.owned)
         if key in seen:  # a layer shared twice (classic docker save) is reported once
             continue
         seen.add(key)

@@ -5,6 +5,8 @@ all of them) have their canaries found by one search per needle over the whole b
 (`BufferIndex`), mapped back to the members; larger members are fed to their `FileScan` piece
 by piece.  What a layer yields (`LayerResult`) is small: findings, the findings held for the
 ownership check with the package-tree files' sizes, the package records, deletions, counts.
+Files the layer's own records list are settled when it ends (`ownership.settle_own`), in the
+worker process that read it; only the rest wait for the layers below.
 Layer numbers, history steps and deletions by later layers are resolved once the whole image
 is known (`attribution`).
 """
@@ -33,7 +35,8 @@ class LayerResult:
     files: int = 0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
-    records: dict[str, dict[str, ownership.Owned]] = field(default_factory=dict)
+    # what the layer's package records list, by key (`ownership.keyed`)
+    owned: dict[int, tuple[str, ownership.Owned, str]] = field(default_factory=dict)
     candidates: list[ownership.Candidate] = field(default_factory=list)
     tree: ownership.TreeFiles = field(default_factory=ownership.TreeFiles)  # (their sizes)
 
@@ -105,6 +108,14 @@ class LayerScan:
                 self.result.bytes += member.size
                 if member.size:
                     self._file(member, stream, small)
+        if not self.depth:  # the files this layer's own records list: settled here
+            result = self.result
+            found, result.candidates, result.tree = ownership.settle_own(
+                result.candidates, result.tree, result.owned
+            )
+            for f in found:
+                f.blob = self.blob
+            result.findings += found
         return self.result
 
     def _tick(self, stream: TarStream) -> None:
@@ -188,7 +199,9 @@ class LayerScan:
                     f"{scan.shown}: a package record larger than {ownership.RECORD_LIMIT} "
                     "bytes; only its head was read"
                 )
-            result.records[path] = ownership.parse_record(path, bytes(scan.head))
+            result.owned.update(
+                ownership.keyed(path, ownership.parse_record(path, bytes(scan.head)))
+            )
 
 
 def scan_pax(matcher: Matcher, member: Member, blob, path: str | None = None) -> list:

@@ -6,8 +6,9 @@ the same sha256 where the audit computed one), in dpkg's ``var/lib/dpkg/info/*.l
 conda environment's ``conda-meta/*.json``, in the same layer or a lower one (and that record
 was not deleted in between).  The generic-pattern findings of package-tree files are therefore
 held, not reported, while a layer is read (`Candidate`, a few per file), because the records
-can come after the files in the stream; they are settled once every layer is read: kept for a
-file nobody owns, dropped for an owned one.  An owned file whose size or sha256 differs from
+can come after the files in the stream; they are settled when the layer ends for the files
+its own records list (`settle_own`), and for the rest once every layer is read (`settle`):
+kept for a file nobody owns, dropped for an owned one.  An owned file whose size or sha256 differs from
 its RECORD is itself a finding (``package-file-modified``).
 """
 
@@ -127,6 +128,11 @@ class TreeFiles:
             self.sizes.append(size)
 
 
+def keyed(record: str, files: dict[str, Owned]) -> dict[int, tuple[str, Owned, str]]:
+    """A parsed record's files by key: (path, entry, the record's path)."""
+    return {key(path): (path, owned, record) for path, owned in files.items()}
+
+
 class Ledger:
     """The records of an image's layers, bottom first: who owns a path as of a layer.
 
@@ -137,15 +143,9 @@ class Ledger:
         self.layers: list[dict[int, tuple[str, Owned, str]]] = []
         self.deleted = deleted
 
-    def add_layer(self, records: dict[str, dict[str, Owned]]) -> None:
-        """``records``: each record file's path -> the files it lists."""
-        self.layers.append(
-            {
-                key(path): (path, owned, record)
-                for record, files in records.items()
-                for path, owned in files.items()
-            }
-        )
+    def add_layer(self, owned: dict[int, tuple[str, Owned, str]]) -> None:
+        """``owned``: what the layer's records list, by key (`keyed`)."""
+        self.layers.append(owned)
 
     def owner(self, file_key: int, layer: int) -> tuple[str, Owned] | None:
         """(path, record entry) of the file with ``file_key`` as of ``layer`` (the newest
@@ -168,23 +168,43 @@ def settle(candidates: list[Candidate], tree: TreeFiles, layer: int, ledger: Led
         if found is None:
             if candidate is not None:
                 out.extend(candidate.findings)
-            continue
-        path, owned = found
-        digest = candidate.sha256 if candidate is not None else None
-        changed = (owned.size is not None and owned.size != size) or (
-            owned.sha256 and digest is not None and owned.sha256 != digest
-        )
-        if changed:
-            what = "size" if owned.size is not None and owned.size != size else "sha256"
-            out.append(
-                Finding(
-                    "package-file-modified",
-                    "/" + printable(path),
-                    f"file owned by an installed package differs from its record ({what})",
-                )
-            )
-            if candidate is not None:
-                out.extend(candidate.findings)
+        else:
+            out += _owned_file(found, size, candidate)
     for candidate in held.values():  # a text file named like byte code: not in the tree
         out.extend(candidate.findings)
     return out
+
+
+def settle_own(candidates: list[Candidate], tree: TreeFiles, owned: dict[int, tuple]):
+    """Settle the files of a layer that its own records list, where the layer is read (in a
+    worker process): those records are the newest for them, so no other layer can change the
+    answer.  Returns the findings that stand, and the candidates and tree files left for
+    `settle` (owned by a lower layer, or by nobody)."""
+    out: list[Finding] = []
+    held = {key(c.path): c for c in candidates}
+    rest = TreeFiles()
+    for file_key, size in zip(tree.keys, tree.sizes, strict=True):
+        found = owned.get(file_key)
+        if found is None:
+            rest.keys.append(file_key)
+            rest.sizes.append(size)
+        else:
+            out += _owned_file(found[:2], size, held.pop(file_key, None))
+    return out, list(held.values()), rest
+
+
+def _owned_file(found: tuple[str, Owned], size: int, candidate: Candidate | None) -> list:
+    """An owned file's findings: one when its size (or sha256, where computed) differs from its
+    record, with its held ones then; none otherwise."""
+    path, owned = found
+    digest = candidate.sha256 if candidate is not None else None
+    size_differs = owned.size is not None and owned.size != size
+    if not (size_differs or (owned.sha256 and digest is not None and owned.sha256 != digest)):
+        return []
+    modified = Finding(
+        "package-file-modified",
+        "/" + printable(path),
+        "file owned by an installed package differs from its record "
+        f"({'size' if size_differs else 'sha256'})",
+    )
+    return [modified, *(candidate.findings if candidate is not None else ())]
