@@ -59,6 +59,22 @@ def test_owned_file_modified_after_install_is_a_finding(tmp_path):
     assert "sha256" in message
 
 
+def test_owned_file_that_differs_from_its_own_layers_record_is_a_finding(tmp_path):
+    # settled where the layer is read (its own record), record before and after the file
+    original = (f"{SITE}/pkg/docs.py", EXAMPLE)
+    rec = record(SITE, "pkg-1.0", [original])
+    bigger = (original[0], EXAMPLE + PLANTED)
+    for files in ((bigger, rec), (rec, bigger)):
+        report = audited(tmp_path, layer(*files))
+        assert found(report) == {
+            ("package-file-modified", f"/{original[0]}"),
+            ("netrc-entry", f"/{original[0]}"),
+            ("url-credentials", f"/{original[0]}"),
+        }
+        assert {f.layer for f in report.findings} == {0}
+        assert all(f.layer_digest for f in report.findings)
+
+
 def test_record_deleted_by_a_later_layer_owns_nothing_after(tmp_path):
     files = [(f"{SITE}/pkg/docs.py", EXAMPLE)]
     rec = record(SITE, "pkg-1.0", files)

@@ -36,7 +36,7 @@ class LayerResult:
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
     # what the layer's package records list, by key (`ownership.keyed`)
-    owned: dict[int, tuple[str, ownership.Owned, str]] = field(default_factory=dict)
+    owned: dict[int, ownership.Entry] = field(default_factory=dict)
     candidates: list[ownership.Candidate] = field(default_factory=list)
     tree: ownership.TreeFiles = field(default_factory=ownership.TreeFiles)  # (their sizes)
 
