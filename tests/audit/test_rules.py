@@ -201,3 +201,23 @@ def test_pattern_straddling_pieces_of_a_large_text_file(tmp_path):
     body += filler * 2000
     report = scan(tmp_path, ("srv/big.py", body))
     assert rules_of(report) == {"url-credentials"}
+
+
+def test_a_match_that_starts_inside_a_failed_candidate_is_found(tmp_path):
+    # the candidate at the first "machine" (its host) fails; the one inside it matches: both
+    # engines must try it
+    text = b"machine machine login password Wq7Zr2Lx9Kp4\n"
+    report = scan(tmp_path, ("opt/app/hosts.txt", text))
+    assert {(f.rule, f.path) for f in report.findings} == {("netrc-entry", "/opt/app/hosts.txt")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"See https://docs.ray.io/en/latest/ and git://example.org/repo.git\n",
+        b"Ray runs machine learning on every machine in the cluster.\n",
+        b"-----BEGIN CERTIFICATE-----\nMIIB" + b"A" * 200 + b"\n-----END CERTIFICATE-----\n",
+    ],
+)
+def test_what_only_looks_like_a_rule_is_quiet(tmp_path, text):
+    assert scan(tmp_path, ("opt/app/notes.txt", text)).findings == []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from . import credfiles, nested, ownership
 from .archive import Member, TarStream, printable
 from .errors import AuditError
-from .filescan import ENCODED_BINARY_LIMIT, FileScan
+from .filescan import ENCODED_BINARY_LIMIT, FileScan, is_text
 from .matching import URL_RULES, Matcher
 from .report import Finding
 from .rules import PATTERN_RULES, in_package_tree
@@ -165,8 +165,8 @@ class LayerScan:
         if member.size <= small:
             buf, s, e = stream.whole()
             hits = self.index.for_member(stream, buf, s)
-            if not (record or inner or hits.any_term(s, e) or credfiles.rules_for(path, e - s)):
-                # most small files: no term of any kind in them, nothing to read them for
+            if not (record or inner or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
+                # most small files: no term that applies to them, nothing to read them for
                 if not self.depth and not self.m.strict and in_package_tree(path):
                     self.result.tree.add(path, member.size)
                 return
@@ -202,6 +202,12 @@ class LayerScan:
             result.owned.update(
                 ownership.keyed(path, ownership.parse_record(path, bytes(scan.head)))
             )
+
+
+def _worth(hits, buf, s: int, e: int) -> bool:
+    """Does a small file hold a term that applies to it: a needle, or (in a text file, the
+    only kind the pattern rules read) a rule's or a fragment's?"""
+    return hits.any("needle", s, e) or (hits.any_term(s, e) and is_text(buf, s, e))
 
 
 def scan_pax(matcher: Matcher, member: Member, blob, path: str | None = None) -> list:

@@ -94,7 +94,8 @@ class Rule:
     severity: str
     help: str
     # secret-pattern rules: candidate positions come from ``keywords`` (bytes.find) or from
-    # ``locator`` (a regex with a literal prefix, which re searches fast); ``regex`` is then
+    # ``locator``: a regex with a literal prefix (which re searches fast) that matches wherever
+    # ``regex`` can (the tighter it is, the fewer files need a closer look); ``regex`` is then
     # matched at each candidate; its group 'secret' is what gets redacted and checked for
     # placeholders.
     keywords: tuple[bytes, ...] = ()
@@ -121,8 +122,10 @@ CANARY = Rule(
     "copied, echoed, or passed as a build argument.",
 )
 
+_URL_USER = rb"[^\s/:@'\"<>{}()\[\]\\|^`]"  # (no '/': a match holds one '://', never two)
+_URL_SECRET = rb"[^\s/@'\"<>{}()\[\]\\|^`]"
 _URL_CRED = re.compile(
-    rb"://(?P<user>[^\s/:@'\"<>{}()\[\]\\|^`]{1,128}):(?P<secret>[^\s/@'\"<>{}()\[\]\\|^`]{1,256})@"
+    rb"://(?P<user>" + _URL_USER + rb"{1,128}):(?P<secret>" + _URL_SECRET + rb"{1,256})@"
     rb"(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]{0,252}|\[[0-9A-Fa-f:.]+\])"
 )
 _NETRC_ENTRY = re.compile(
@@ -271,7 +274,8 @@ RULES: tuple[Rule, ...] = (
         severity="high",
         help="A URL of the form scheme://user:password@host is stored in the image. Use a URL "
         "without credentials and a secret-mounted netrc.",
-        keywords=(b"://",),
+        # "://" alone is in most text files (every URL); user:secret@ after it is rare
+        locator=re.compile(rb"://" + _URL_USER + rb"+:" + _URL_SECRET + rb"+@"),
         regex=_URL_CRED,
         max_length=700,
         scope="outside-packages",
@@ -283,7 +287,11 @@ RULES: tuple[Rule, ...] = (
         severity="high",
         help="Text in netrc syntax (machine ... password ...) is stored in the image, whatever "
         "the file's name. Mount the netrc as a secret instead.",
-        keywords=(b"machine",),
+        # "machine" alone is in much of Ray's text ("machine learning"); a netrc token after
+        # its host is not
+        locator=re.compile(
+            rb"machine[ \t\r\n]+\S+[ \t\r\n]+(?:login|account|port|password)[ \t\r\n]"
+        ),
         regex=_NETRC_ENTRY,
         max_length=1200,
         scope="outside-packages",
@@ -334,7 +342,7 @@ RULES: tuple[Rule, ...] = (
         severity="critical",
         help="A PEM private key is stored in the image. Remove it, revoke it, and provide keys "
         "at run time or through secret mounts.",
-        keywords=(b"-----BEGIN",),
+        locator=re.compile(rb"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----"),  # (not certs)
         regex=re.compile(
             rb"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----[\r\n]+"
             rb"(?:[A-Za-z\-]+:[^\n]*\n)*[\r\n]*(?P<secret>[A-Za-z0-9+/=\r\n]{64,8192})"

@@ -39,10 +39,14 @@ class Term:
                 out.append(i)
                 i = buf.find(self.literal, i + 1, e)
             return out
-        for m in self.locator.finditer(buf, s, e):
+        # every start, overlapping ones too (finditer would resume after a match, and miss a
+        # start inside it where the rule's regex matches though it failed at the first one)
+        m = self.locator.search(buf, s, e)
+        while m is not None:
             if len(out) >= limit:
                 return None
             out.append(m.start())
+            m = self.locator.search(buf, m.start() + 1, e)
         return out
 
 
