@@ -164,6 +164,9 @@ class LayerScan:
         inner = nested.kind_of(path, self.depth, member.size)
         if member.size <= small:
             buf, s, e = stream.whole()
+            head = buf[s : min(e, s + 512)] if inner else b""
+            if inner and nested.unaffordable(self, path, inner, head, member.size):
+                inner = None  # (counted as skipped: its stored bytes are scanned as any file's)
             hits = self.index.for_member(stream, buf, s)
             if not (record or inner or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
                 # most small files: no term that applies to them, nothing to read them for

@@ -29,6 +29,7 @@ from .errors import AuditError
 from .filescan import FileScan
 from .readers import BytesReader, PeekReader, Reader
 from .report import Finding
+from .rules import in_package_tree
 
 MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
 MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
@@ -102,6 +103,23 @@ def kind_of(path: str, depth: int, size: int) -> str | None:
     return None
 
 
+def _budget(layer, packaged: bool) -> Budget:
+    return layer.budgets.inside if packaged else layer.budgets.outside
+
+
+def unaffordable(layer, path: str, kind: str, head, size: int) -> bool:
+    """Is the budget for a nested archive of ``kind`` at ``path`` (its first bytes: ``head``)
+    in ``layer`` spent already?  Then it is counted as skipped, and need not be kept."""
+    if not _looks_like(kind, head):
+        return False  # (not an archive: nothing to count)
+    budget = _budget(layer, not layer.m.strict and in_package_tree(path))
+    if budget.left > 0:
+        return False
+    budget.skipped += 1
+    budget.skipped_bytes += size
+    return True
+
+
 def open_archive(layer, scan: FileScan, kind: str) -> Opened:
     """Open the nested archive whose stored bytes ``scan`` just read (its head: all of it up
     to `MAX_ARCHIVE`); ``layer`` is the `layerscan.LayerScan` it lies in."""
@@ -113,11 +131,9 @@ def open_archive(layer, scan: FileScan, kind: str) -> Opened:
             "limit for opening one; its stored bytes were scanned, its contents were not"
         )
         return opened
-    if kind != "tar" and not data.startswith(MAGIC[kind]):
+    if not _looks_like(kind, data):
         return opened  # named like an archive, but it is not one
-    if kind == "tar" and not _is_tar(bytes(data[:512])):
-        return opened
-    budget = layer.budgets.inside if scan.packaged else layer.budgets.outside
+    budget = _budget(layer, scan.packaged)
     if budget.left <= 0:
         budget.skipped += 1
         budget.skipped_bytes += scan.size
@@ -157,6 +173,13 @@ def _stream(below, reader: Reader, prefix: str, path: str, opened: Opened) -> No
 
 _scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is not reentrant)
 _view = memoryview(_scratch)
+
+
+def _looks_like(kind: str, data) -> bool:
+    """Do a file's first bytes agree with the archive kind its name says?"""
+    if kind == "tar":
+        return _is_tar(bytes(data[:512]))
+    return bytes(data[:4]).startswith(MAGIC[kind])
 
 
 def _is_tar(head: bytes) -> bool:
