@@ -20,7 +20,7 @@ def engines(request, monkeypatch):
     from image_tasks.audit import compression, nested, search
 
     if request.param == "stdlib":
-        monkeypatch.setattr(search, "engine", search.StdlibEngine)
+        monkeypatch.setattr(search, "engine", lambda terms, only=None: search.StdlibEngine(terms))
         monkeypatch.setattr(compression, "gzip_inflate", zlib)
         monkeypatch.setattr(nested, "gzip_inflate", zlib)
     else:

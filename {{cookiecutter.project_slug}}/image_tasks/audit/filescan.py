@@ -73,7 +73,7 @@ class FileScan:
         if len(self.head) < self.keep:
             self.head += buf[s : min(e, s + self.keep - len(self.head))]
         if hits is None:
-            wanted = None if self.text else [k for k, n in enumerate(self.needles) if n]
+            wanted = None if self.text else tuple(k for k, n in enumerate(self.needles) if n)
             hits = self.m.hits(buf, s, e, wanted)
         self._canaries(buf, s, e, hits)
         if self.text:

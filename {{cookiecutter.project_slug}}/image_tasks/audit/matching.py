@@ -60,17 +60,22 @@ class Matcher:
             self.fragment_terms.append(len(terms))
             terms.append(Term("fragment", f, literal=fragment.data))
         self.engine = search.engine(terms)
-        self.stdlib = search.StdlibEngine(terms)
         # what a range is searched for up front: everything in one pass (hyperscan), or the
         # needles only (the stdlib: the text terms are searched in text files alone)
         self.indexed = range(len(terms)) if self.engine.one_pass else range(len(self.needles))
+        # a binary's pieces need the needles only (every form, or the plain ones of a large
+        # binary): an engine for just those beats one pass for every term (hyperscan, 3x
+        # bytes.find too)
+        self.needle_engines = {}
+        for wanted in (self.needles, self.plain_needles):
+            only = [k for k, n in enumerate(wanted) if n]
+            self.needle_engines[tuple(only)] = search.engine(terms, only)
 
-    def hits(self, buf, s: int, e: int, needles=None) -> search.Hits:
+    def hits(self, buf, s: int, e: int, needles: tuple[int, ...] | None = None) -> search.Hits:
         """The term positions of ``buf[s:e]`` (see `search`); with ``needles`` (the indexes
-        of the needles wanted), only theirs: a large binary's piece, where ``bytes.find`` of
-        the one or two needles kept there beats one pass for every term."""
+        of the needles wanted: a binary's piece), only theirs."""
         if needles is not None:
-            return search.Hits(self.stdlib, buf, s, e, needles)
+            return search.Hits(self.needle_engines[needles], buf, s, e, needles)
         return search.Hits(self.engine, buf, s, e, self.indexed)
 
     # -- canaries --------------------------------------------------------------------------
