@@ -7,6 +7,7 @@ import json
 
 from audit_builders import Image, docker_oci, layer, write
 from image_tasks import audit
+from image_tasks.audit import Limits
 from test_rules import record
 
 SITE = "usr/local/lib/python3.11/site-packages"
@@ -38,6 +39,17 @@ def test_record_after_the_files_in_the_stream(tmp_path):
     assert audited(tmp_path, layer(rec), layer(*files)).findings == []
     # a record in a higher layer owns nothing below it
     report = audited(tmp_path, layer(*files), layer(rec))
+    assert {rule for rule, _ in found(report)} == {"url-credentials"}
+
+
+def test_records_settle_files_read_by_other_worker_processes(tmp_path):
+    # every blob is scanned in a worker process: the record's layer in one, the files' in
+    # another; the keys they send must agree
+    files = [(f"{SITE}/pkg/m{i}.py", EXAMPLE) for i in range(3)]
+    rec = record(SITE, "pkg-1.0", files)
+    limits = Limits(parallel_bytes=1, workers=2)
+    assert audited(tmp_path, layer(rec), layer(*files), limits=limits).findings == []
+    report = audited(tmp_path, layer(*files), layer(rec), limits=limits)
     assert {rule for rule, _ in found(report)} == {"url-credentials"}
 
 

@@ -15,7 +15,6 @@ differs from its RECORD is itself a finding (``package-file-modified``).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import posixpath
 import re
@@ -107,10 +106,10 @@ def sha256_b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def key(path: str) -> int:
-    """A path's 64-bit key, the same in every process (worker processes send keys, not paths)."""
-    digest = hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+# A path's 64-bit key (worker processes send keys, not paths): its str hash, the same in every
+# process of an audit (workers are forked, and share this process's hash seed), and keyed by
+# that random seed, so no collision can be made up in advance.
+key = hash
 
 
 class TreeFiles:
