@@ -21,7 +21,7 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
-from .archive import printable
+from .archive import normalise, printable
 from .report import Finding
 
 RECORD_LIMIT = 16 << 20  # a record file larger than this is read no further (noted)
@@ -48,17 +48,19 @@ Entry = tuple[str, int | None, str | None, str]
 
 
 def parse_record(path: str, data: bytes) -> dict[str, Owned]:
-    """The files a record at ``path`` lists, by normalised path."""
+    """The files a record at ``path`` lists, by path normalised as member names are."""
     text = data.decode("utf-8", "surrogateescape")
     if path.endswith("/RECORD"):
         return _dist_record(path, text)
     if path.endswith(".list"):
-        return {
-            posixpath.normpath(line.strip()).lstrip("/"): UNSAID
-            for line in text.splitlines()
-            if line.strip() and line.strip() != "/."
-        }
+        listed = (normalise(line.strip()) for line in text.splitlines())
+        return {name: UNSAID for name in listed if name}
     return _conda_meta(path, text)
+
+
+def _under(root: str, name: str) -> str:
+    """``name`` (relative to the folder ``root``, or absolute) as a normalised member name."""
+    return normalise(name if name.startswith("/") else f"{root}/{name}")
 
 
 def _dist_record(path: str, text: str) -> dict[str, Owned]:
@@ -71,9 +73,8 @@ def _dist_record(path: str, text: str) -> dict[str, Owned]:
         if len(rest) != 3:
             continue
         name, digest, size = rest
-        full = posixpath.normpath(posixpath.join(root, name.strip('"'))).lstrip("/")
         sha = digest[7:] if digest.startswith("sha256=") else None
-        owned[full] = (int(size) if size.isdigit() else None, sha)
+        owned[_under(root, name.strip('"'))] = (int(size) if size.isdigit() else None, sha)
     return owned
 
 
@@ -87,9 +88,7 @@ def _conda_meta(path: str, text: str) -> dict[str, Owned]:
     if not isinstance(files, list):
         return {}
     # sizes are not checked: conda rewrites its prefix into text files after installing them
-    return {
-        posixpath.normpath(posixpath.join(prefix, str(name))).lstrip("/"): UNSAID for name in files
-    }
+    return {_under(prefix, str(name)): UNSAID for name in files}
 
 
 @dataclass
