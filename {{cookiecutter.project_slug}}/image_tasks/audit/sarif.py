@@ -14,16 +14,11 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .. import __version__
+from .report import TOOL, Finding, Report
 from .rules import RULES
-
-if TYPE_CHECKING:  # (report renders through this module: no import at run time)
-    from .report import Finding, Report
-
-TOOL = "image-tasks-audit"
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
