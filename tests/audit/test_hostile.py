@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import posixpath
 import tarfile
 
 import pytest
@@ -13,7 +14,7 @@ from audit_builders import Image, compress, docker_classic, docker_oci, layer, o
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_tasks import audit
-from image_tasks.audit import AuditError, Limits
+from image_tasks.audit import AuditError, Limits, archive
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 
@@ -287,3 +288,11 @@ def test_fuzz_arbitrary_layer_bytes(tmp_path, data, compression):
     image = Image(layers=[compress(data, "none")])
     path = write(tmp_path, oci_archive(image, compression), "fuzz.tar")
     assert outcome(path) in (0, 1, 2)
+
+
+@given(st.lists(st.sampled_from(["", ".", "..", "a", ".h", "b..", "c d"]), max_size=8))
+def test_member_names_are_normalised_lexically_never_above_the_root(parts):
+    # docker's older layers name members "./usr/...", dpkg's lists "/usr/...": the fast paths
+    # must agree with the full rule (as POSIX resolves the name below "/")
+    for name in ("/".join(parts), "./" + "/".join(parts), "/" + "/".join(parts) + "/"):
+        assert archive.normalise(name) == posixpath.normpath("/" + name).lstrip("/")

@@ -74,7 +74,10 @@ def printable(name: str) -> str:
 
 def normalise(name: str) -> str:
     """Lexically normalise a member name: no '.', no '..' above the root, no leading '/'."""
-    if not name.startswith((".", "/")) and "//" not in name and "/." not in name:
+    if name.startswith("./"):  # (how docker's older layers name every member)
+        name = name[2:]
+    name = name.lstrip("/")  # (how dpkg's lists name every file)
+    if not name.startswith(".") and "//" not in name and "/." not in name:
         return name[:-1] if name.endswith("/") else name
     parts: list[str] = []
     for part in name.split("/"):
