@@ -18,7 +18,8 @@ from the environment or /var/tmp/rayrt/env) and times, in interleaved rounds, ch
 
 With ``--ablations`` it also times the audit without each piece of speed machinery: without
 the ``isal`` inflater (``no-isal``), without ``hyperscan`` (``no-hyperscan``: the stdlib
-search), without worker processes (``one-process``), and in one process without its hash
+search), with large binaries searched by ``bytes.find`` (``needles-by-find``), without worker
+processes (``one-process``), and in one process without its hash
 thread (``one-process+no-hash-thread``); the workers hash inline (a hash thread there measured
 no gain: the other workers use the cores).
 
@@ -77,9 +78,15 @@ NO_HASH_THREAD = (
     "sources.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
+# a binary's pieces searched with bytes.find, not by a hyperscan database of the needles alone
+NEEDLES_BY_FIND = (
+    "from image_tasks.audit import search; engine = search.engine; search.engine = lambda t, "
+    "only=None: engine(t) if only is None else search.StdlibEngine(t)"
+)
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
+    "needles-by-find": NEEDLES_BY_FIND,
     "one-process": ONE_PROCESS,
     "one-process+no-hash-thread": f"{ONE_PROCESS}; {NO_HASH_THREAD}",
 }
