@@ -173,7 +173,7 @@ class LayerScan:
                 if not self.depth and not self.m.strict and in_package_tree(path):
                     self.result.tree.add(path, member.size)
                 return
-        keep = ownership.RECORD_LIMIT if record else (nested.MAX_ARCHIVE if inner else 0)
+        keep = ownership.RECORD_LIMIT if record else nested.keep(inner, member.size)
         scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
         if member.size <= small:
             scan.feed(buf, s, e, hits)

@@ -103,6 +103,12 @@ def kind_of(path: str, depth: int, size: int) -> str | None:
     return None
 
 
+def keep(kind: str | None, size: int) -> int:
+    """How many bytes of a file named like an archive of ``kind`` its scan keeps, to open it
+    after: all of it, unless it is too large to be opened at all."""
+    return MAX_ARCHIVE if kind and size <= MAX_ARCHIVE else 0
+
+
 def _budget(layer, packaged: bool) -> Budget:
     return layer.budgets.inside if packaged else layer.budgets.outside
 
@@ -191,7 +197,7 @@ def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileSc
     """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece; it
     lies in ``layer``, the `layerscan.LayerScan` one level below the archive."""
     kind = kind_of(path, layer.depth, size)
-    scan = FileScan(layer.m, path, size, layer.blob, keep=MAX_ARCHIVE if kind else 0)
+    scan = FileScan(layer.m, path, size, layer.blob, keep=keep(kind, size))
     try:
         while n := reader.readinto(_view):
             scan.feed(_scratch, 0, n)
