@@ -153,7 +153,7 @@ def test_secrets_stay_out_of_git_and_the_build_context(baked):
     dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")
     assert "*" in dockerignore  # an allow-list: nothing but what the build needs
     allowed = [line for line in dockerignore if line.startswith("!")]
-    assert allowed == ["!requirements.txt", "!image_tasks/index_probe.py"]
+    assert allowed == ["!requirements.txt", "!image_tasks/index/probe.py"]
     assert "eol=lf" in (project / ".gitattributes").read_text(encoding="utf-8")
 
 
