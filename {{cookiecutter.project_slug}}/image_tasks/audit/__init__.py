@@ -79,7 +79,7 @@ modules above it in this list):
 
 from __future__ import annotations
 
-from .canaries import Canary
+from .canaries import Canary, entry_canaries
 from .canaries import from_sources as canaries_from
 from .cli import main
 from .errors import AuditError
@@ -95,6 +95,7 @@ __all__ = [
     "Limits",
     "Report",
     "canaries_from",
+    "entry_canaries",
     "main",
     "run",
 ]

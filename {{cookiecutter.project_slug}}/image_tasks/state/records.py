@@ -14,11 +14,15 @@ import datetime
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from image_tasks.errors import TaskError
 from image_tasks.state import store
 
-REPORT = store.FOLDER / "audit.json"  # the last audit's JSON report (CI attests it)
+if TYPE_CHECKING:
+    from image_tasks.audit import Report
+
+REPORT = store.FOLDER / "audit.json"  # the last recorded audit's JSON report (CI attests it)
 AUDITS = store.FOLDER / "audits.json"
 BUILDS = store.FOLDER / "builds.json"
 
@@ -61,20 +65,15 @@ def builds() -> dict[str, Build]:
     return {key: Build(**_tuples(fields)) for key, fields in _load(BUILDS).items()}
 
 
-def record_audit(image: str, image_id: str, secrets: list[str]) -> Audit:
-    """Record the verdict of the report the audit just wrote to REPORT."""
-    try:
-        raw = REPORT.read_bytes()
-        report = json.loads(raw)
-        digests = tuple(entry["config_digest"] for entry in report["images"])
-        verdict, summary = report["verdict"], report["summary"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise TaskError(
-            f"The audit left no readable report in {REPORT}, so nothing was recorded and "
-            "publish will refuse the image; run `nox -s audit` again."
-        ) from None
-    sha256 = hashlib.sha256(raw).hexdigest()
-    audit = Audit(image, image_id, digests, verdict, summary, _now(), sha256, tuple(secrets))
+def record_audit(image: str, image_id: str, report: "Report", secrets: list[str]) -> Audit:
+    """Keep the report's JSON as REPORT and record its verdict under the image's ID."""
+    text = report.render("json")
+    store.write(REPORT, text)
+    digests = tuple(found.config_digest for found in report.images)
+    sha256 = hashlib.sha256(text.encode()).hexdigest()
+    audit = Audit(
+        image, image_id, digests, report.outcome, report.verdict, _now(), sha256, tuple(secrets)
+    )
     _add(AUDITS, image_id, audit)
     return audit
 
