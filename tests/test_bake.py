@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from baking import DEFAULTS, TEMPLATE, bake, tool
+from baking import CHOICES, DEFAULTS, TEMPLATE, bake, choice_variants, tool
 from kuberay import KINDS, cluster_spec, manifest, pod_specs, validate
 
 SLIM_ROOT = {
@@ -19,10 +19,11 @@ SLIM_ROOT = {
     "base_image_uid": "0",
     "base_image_gid": "0",
 }
+# Every choice cookiecutter.json offers (index_auth's change how CI gets the credential:
+# test_index_auth.py bakes each), then answers that combine or stretch them.
 MATRIX = {
     "defaults": {},
-    "uv": {"installer": "uv"},
-    "air-gapped": {"dockerfile_syntax": ""},
+    **choice_variants(*(key for key in CHOICES if key != "index_auth")),
     "slim-root-pip": SLIM_ROOT,
     "slim-root-uv": {**SLIM_ROOT, "installer": "uv"},
     "many-packages": {

@@ -30,7 +30,7 @@ def invoke_task(task: Task) -> InvokeTask:
     return InvokeTask(
         body,
         name=task.name,
-        help={o.name: help_text(o) for o in task.options},
+        help={o.name: task.help(o) for o in task.options},
         iterable=[o.name for o in task.options if o.kind == "repeat"],
     )
 
@@ -40,10 +40,6 @@ def parameter(option: Option) -> inspect.Parameter:
     return inspect.Parameter(
         option.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default.get(option.kind)
     )
-
-
-def help_text(option: Option) -> str:
-    return f"{option.help} ({'|'.join(option.choices)})" if option.choices else option.help
 
 
 def argv(option: Option, value) -> list[str]:

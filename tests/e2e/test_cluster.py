@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 from baking import tool
 from harness import RUN, engine_env, run, tag
+from image_tasks.engine.detect import NAMES
 from test_engines import record
 
-ENGINES = ("buildx", "podman")
+ENGINES = tuple(n for n in NAMES if n != "docker")  # docker: buildx's daemon, its older CLI
 TASK = "label=image-tasks.task=cluster"
 
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from image_tasks.errors import TaskError
-from image_tasks.tasks import TASKS, Option
+from image_tasks.tasks import TASKS, Option, Task
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,24 +17,23 @@ def parser() -> argparse.ArgumentParser:
     for task in TASKS.values():
         sub = tasks.add_parser(task.name, help=task.summary, description=task.summary)
         for option in task.options:
-            sub.add_argument(option.flag, **_argument(option))
+            sub.add_argument(option.flag, **_argument(task, option), help=task.help(option))
         for flag in task.ignores:
             sub.add_argument(flag, dest="ignored", help=argparse.SUPPRESS)
     return top
 
 
-def _argument(option: Option) -> dict:
-    """argparse's keywords for one option."""
+def _argument(task: Task, option: Option) -> dict:
+    """argparse's keywords for one option; its default is the function's."""
     if option.kind == "positional":
-        return {"metavar": option.metavar, "help": option.help}
-    described = {"dest": option.dest, "help": option.help}
+        return {"metavar": option.metavar}
     if option.kind in ("on", "off"):
-        return {**described, "action": {"on": "store_true", "off": "store_false"}[option.kind]}
+        action = "store_true" if option.kind == "on" else "store_false"
+        return {"dest": option.dest, "action": action}
     if option.kind == "repeat":
-        return {**described, "action": "append", "default": [], "metavar": option.metavar}
-    choices = option.choices or None
-    return {**described, "type": option.type, "default": option.default, "choices": choices,
-            "metavar": option.metavar}  # fmt: skip
+        return {"dest": option.dest, "action": "append", "default": [], "metavar": option.metavar}
+    return {"dest": option.dest, "type": option.type, "default": task.default(option),
+            "choices": option.choices or None, "metavar": option.metavar}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

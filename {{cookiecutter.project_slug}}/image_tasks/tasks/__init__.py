@@ -32,8 +32,7 @@ class Option:
     # again and again, a list; positional: VALUE
     kind: Literal["value", "on", "off", "repeat", "positional"] = "value"
     keyword: str = ""  # the task function's keyword, when it is not the flag's name
-    type: type = str
-    default: object = None
+    type: type = str  # the default is the function's own
     choices: tuple[str, ...] = ()
     metavar: str | None = None
 
@@ -65,6 +64,18 @@ class Task:
     def summary(self) -> str:
         """The first paragraph of the function's docstring, on one line."""
         return " ".join(inspect.getdoc(self.function).split("\n\n")[0].split())
+
+    def default(self, option: Option) -> object:
+        """The option's default: the function's own (None for a positional argument)."""
+        found = inspect.signature(self.function).parameters[option.dest].default
+        return None if found is inspect.Parameter.empty else found
+
+    def help(self, option: Option) -> str:
+        """The option's help, with its choices and any default worth saying."""
+        default = self.default(option)
+        choices = f" ({'|'.join(option.choices)})" if option.choices else ""
+        said = f" (default: {default})" if default not in (None, False, ()) else ""
+        return option.help + choices + said
 
 
 IMAGE = Option("--image", "image reference (default: $IMAGE, else NAME:dev)")
@@ -104,7 +115,6 @@ TASKS = {
                     "--format",
                     "report format",
                     keyword="output_format",
-                    default="text",
                     choices=("text", "json", "sarif"),
                 ),
                 Option("--output", "write the report to this file"),
@@ -143,14 +153,9 @@ TASKS = {
             (
                 IMAGE,
                 ENGINE,
-                Option("--workers", "worker nodes (default 2)", type=int, default=2),
+                Option("--workers", "worker nodes", type=int),
                 Option("--worker-image", "start the workers from this local image"),
-                Option(
-                    "--timeout",
-                    "seconds to join, and to run the job (180)",
-                    type=float,
-                    default=180,
-                ),
+                Option("--timeout", "seconds to join, and to run the job", type=float),
             ),
             ignores=("--netrc",),
         ),
@@ -159,7 +164,7 @@ TASKS = {
         Task(
             index.index,
             (
-                Option("--wheelhouse", "folder of wheels to serve", default="wheelhouse"),
+                Option("--wheelhouse", "folder of wheels to serve"),
                 Option("--port", "port on 127.0.0.1 (default: a free one)", type=int),
                 Option("--netrc-out", "also link the throwaway netrc here"),
             ),
