@@ -2,6 +2,7 @@
 
 import filecmp
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -172,9 +173,43 @@ def test_baking_again_over_the_same_folder_yields_the_same_tree(tmp_path):
     assert tree_digest(first) == before
 
 
-def test_audit_package_is_copied_verbatim(tmp_path):
+def test_image_tasks_is_copied_verbatim(tmp_path):
     project = bake(tmp_path)
-    source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "audit"
-    names = [p.name for p in source.glob("*.py")]
-    _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks/audit", names)
+    source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks"
+    names = [str(p.relative_to(source)) for p in source.rglob("*.py")]
+    assert len(names) > 60
+    _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks", names, shallow=False)
     assert not mismatch and not errors
+
+
+# An import the contract forbids, planted where ruff is content with it: in a function.
+PLANTED = {
+    "upward": ("engine/commands.py", "from image_tasks.tasks import build", "is not allowed to"),
+    "cycle": ("state/store.py", "from image_tasks.state import records", "No cycles are allowed"),
+    "audit-reaching-up": ("audit/rules.py", "from image_tasks import settings", "not allowed"),
+}
+
+
+@pytest.mark.parametrize("planted", [None, *PLANTED])
+def test_lint_holds_the_house_to_its_import_contract(tmp_path, planted):
+    """`nox -s lint` runs lint-imports: the baked package keeps its layers (tasks above all, the
+    audit below all, no cycle), and an import that breaks them fails lint, named."""
+    project = bake(tmp_path)
+    if planted:
+        path, line, said = PLANTED[planted]
+        with open(project / "image_tasks" / path, "a", encoding="utf-8") as module:
+            module.write(f"\n\ndef _planted():\n    {line}  # noqa: F401\n")
+    tools = f"{Path(tool('lint-imports')).parent}:{Path(tool('ruff')).parent}"
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+    lint = subprocess.run(
+        [sys.executable, "-m", "image_tasks", "lint"],
+        cwd=project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = lint.stdout + lint.stderr
+    if planted is None:
+        assert lint.returncode == 0, output[-3000:]
+        assert "Contracts: 2 kept, 0 broken." in output
+    else:
+        assert lint.returncode == 1, output[-3000:]
+        assert "lint: findings from lint-imports" in output.splitlines()[-1]
+        assert said in output and "BROKEN" in output

@@ -17,13 +17,15 @@ LINTERS = (
     ),
     ("ruff", ["ruff", "check", "."]),
     ("ruff", ["ruff", "format", "--check", "."]),
+    ("lint-imports", ["lint-imports", "--no-cache"]),  # the import contract in pyproject.toml
 )
 
 
 def lint() -> int:
-    """hadolint the Dockerfile, zizmor and actionlint the workflows, ruff the Python.
+    """hadolint the Dockerfile, zizmor and actionlint the workflows, ruff and the import
+    contract the Python.
 
-    zizmor reads the Dependabot configuration too."""
+    zizmor reads the Dependabot configuration too; lint-imports checks pyproject.toml's layers."""
     missing = sorted({tool for tool, _ in LINTERS if shutil.which(tool) is None})
     if missing:
         raise TaskError(
