@@ -38,6 +38,7 @@ def attempt(baked_e2e, local_index, registry, tmp_path):
             assert local_index[2] not in output and registry.password not in output
             return status, output
 
+        nox.repository, nox.env = repository, env
         return f"e2e-{RUN}/{name}", nox
 
     return _attempt
@@ -95,4 +96,46 @@ def test_an_audit_for_another_credential_than_the_build_used_is_refused(
     status, output = nox("-s", "publish")
     assert status != 0
     assert "built with a credential its audit did not search for" in output
+    assert not registry.has_repository(repository)
+
+
+FAILING_TEST = "def test_that_fails():\n    assert False, 'made to fail'\n"
+
+
+@pytest.mark.engine
+def test_an_image_whose_tests_failed_is_refused(attempt, registry):
+    repository, nox = attempt("buildx", "tests-failed")
+    assert nox("-s", "build", "audit")[0] == 0
+    (nox.repository / "tests" / "test_made_to_fail.py").write_text(FAILING_TEST)
+    status, output = nox("-s", "test")
+    assert status != 0 and "1 failed" in output
+    status, output = nox("-s", "publish")
+    assert status != 0
+    said = " ".join(output.split())
+    assert "failed at" in said and "publish pushes only an image whose tests passed" in said, said
+    assert "1 failed" in said  # what the run said, in the refusal
+    assert not registry.has_repository(repository)
+
+
+@pytest.mark.engine
+def test_an_image_never_tested_is_refused(attempt, registry):
+    repository, nox = attempt("buildx", "never-tested")
+    assert nox("-s", "build", "audit")[0] == 0
+    status, output = nox("-s", "publish")
+    assert status != 0
+    said = " ".join(output.split())
+    assert "has no test run on record here" in said and "Run `nox -s test`" in said, said
+    assert not registry.has_repository(repository)
+
+
+@pytest.mark.engine
+def test_an_image_tested_under_another_id_is_refused(attempt, registry):
+    repository, nox = attempt("buildx", "tested-other")
+    assert nox("-s", "build", "audit", "test")[0] == 0
+    assert nox("-s", "build", "--", "--no-cache")[0] == 0  # new bytes, a new ID
+    assert nox("-s", "audit")[0] == 0
+    status, output = nox("-s", "publish")
+    assert status != 0
+    said = " ".join(output.split())
+    assert "but its last test run" in said and "the image was rebuilt after it was tested" in said
     assert not registry.has_repository(repository)

@@ -131,10 +131,13 @@ def test_an_index_names_each_platform_and_skips_attestations(server):
 
 def test_refusals_say_what_to_do_and_never_show_the_secret(server, monkeypatch):
     _, host = server
-    monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", "wrong"))
-    with pytest.raises(TaskError, match="wants a login") as refused:
+    monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", "not-the-pat-93b1"))
+    with pytest.raises(TaskError, match="refused the login this engine has") as refused:
         client_for(host).manifest()
-    assert "docker login 127.0.0.1" in str(refused.value) and "wrong" not in str(refused.value)
+    assert "docker login 127.0.0.1" in str(refused.value) and "not-the-pat" not in str(refused.value)
+    monkeypatch.setattr(login, "find", lambda *a: None)
+    with pytest.raises(TaskError, match="wants a login this engine does not have"):
+        client_for(host).manifest()
     monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", SECRET))
     with pytest.raises(TaskError, match="no such manifest") as missing:
         client_for(host, "nope").manifest()
