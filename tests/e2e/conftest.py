@@ -57,7 +57,7 @@ def baked_e2e(provisioned, local_index, tmp_path_factory):
     """bake(**answers): a repository baked against the local index and the ray-like base image,
     locked as a user does next (`python -m image_tasks lock`)."""
 
-    def _bake(**answers: str) -> Path:
+    def _bake(locked: bool = True, **answers: str) -> Path:
         defaults = {
             "base_image": provisioned["RAYRT_RAY_IMAGE"],
             "ray_version": provisioned["RAYRT_RAY_VERSION"],
@@ -66,7 +66,8 @@ def baked_e2e(provisioned, local_index, tmp_path_factory):
             "private_packages": f"{PRIVATE_PACKAGE}>=1,<2",
         }
         repository = bake(tmp_path_factory.mktemp("e2e"), **{**defaults, **answers})
-        lock(repository, local_index[1])
+        if locked:
+            lock(repository, local_index[1])
         return repository
 
     return _bake

@@ -2,6 +2,12 @@
 audited, one rebuilt after its audit, one whose audit found the mounted secret copied into a
 layer. Each refusal says what to run, and nothing reaches the registry."""
 
+import base64
+import json
+import socket
+import subprocess
+from pathlib import Path
+
 import pytest
 from baking import tool
 from harness import RUN, engine_env, run
@@ -139,3 +145,48 @@ def test_an_image_tested_under_another_id_is_refused(attempt, registry):
     said = " ".join(output.split())
     assert "but its last test run" in said and "the image was rebuilt after it was tested" in said
     assert not registry.has_repository(repository)
+
+
+def local_tags(program: str, env: dict[str, str]) -> set[str]:
+    listed = subprocess.run(
+        [program, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return {line for line in listed.split() if RUN in line}
+
+
+@pytest.mark.engine
+def test_a_refused_push_names_its_cause_and_leaves_no_tag(attempt, registry, tmp_path):
+    """No login, a login the registry refuses, a registry that is down: three causes, three
+    messages, nothing in the registry, and no local tag made on the way."""
+    repository, nox = attempt("buildx", "refused")
+    assert nox("-s", "build", "audit", "test")[0] == 0
+    env = nox.env
+    before = local_tags("docker", env)
+    docker_config = Path(env["DOCKER_CONFIG"]) / "config.json"
+
+    docker_config.unlink()  # logged out
+    status, output = nox("-s", "publish")
+    said = " ".join(output.split())
+    assert (
+        status != 0
+        and f"The registry {registry.host} wants a login this engine does not have" in said
+    )
+    assert "No tag was moved" in said
+
+    wrong = base64.b64encode(f"{registry.user}:not-the-password-62c".encode()).decode()
+    docker_config.write_text(json.dumps({"auths": {registry.host: {"auth": wrong}}}))
+    status, output = nox("-s", "publish")
+    said = " ".join(output.split())
+    assert status != 0 and f"The registry {registry.host} refused the login this engine has" in said
+    assert "not-the-password" not in output
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{probe.getsockname()[1]}"
+    status, output = nox("-s", "publish", "--", f"--tag={down}/e2e-{RUN}/refused:1.0")
+    said = " ".join(output.split())
+    assert status != 0 and f"Cannot reach the registry {down} (connection refused)" in said
+
+    assert not registry.has_repository(repository)
+    assert local_tags("docker", env) == before, "publish left a local tag behind"

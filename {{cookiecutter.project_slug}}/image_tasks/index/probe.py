@@ -126,7 +126,7 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
             if error.code == 404:
                 return (
                     f"{name!r} is not on the index {host} (HTTP 404 for {url}): check the "
-                    "name in requirements.txt, and that the index proxies PyPI if it is public"
+                    "name in requirements.in, and that the index proxies PyPI if it is public"
                 )
             if error.code >= 500:
                 return f"the index {host} failed with HTTP {error.code} ({error.reason}) for {url}"
