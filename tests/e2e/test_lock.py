@@ -80,12 +80,19 @@ def test_lock_pins_every_file_by_hash_and_the_image_installs_it(
     assert "--require-hashes" in (repository / "Dockerfile").read_text()
 
 
-@pytest.mark.engine
-def test_a_wheel_replaced_under_the_same_version_fails_the_build(provisioned, own_index, tmp_path):
+@pytest.fixture
+def locked(provisioned, own_index, tmp_path):
+    """(repository, env, wheelhouse): a bake against its own index, locked with `nox -s lock`."""
     url, netrc, wheelhouse = own_index
     repository = repository_for(provisioned, url, tmp_path / "bake")
-    env = engine_env("buildx", NETRC=str(netrc), IMAGE=tag("replaced"))
+    env = engine_env("buildx", NETRC=str(netrc), IMAGE=tag(tmp_path.name))
     assert nox(repository, env, "-s", "lock")[0] == 0
+    return repository, env, wheelhouse
+
+
+@pytest.mark.engine
+def test_a_wheel_replaced_under_the_same_version_fails_the_build(locked):
+    repository, env, wheelhouse = locked
     write_wheel(wheelhouse, "acme-sauce", "acme_sauce", "1.0.0", ["acme-extra>=0.1"], "EVIL = 1\n")
     status, output = nox(repository, env, "-s", "build", "--", "--no-cache")
     assert status != 0
@@ -96,11 +103,8 @@ def test_a_wheel_replaced_under_the_same_version_fails_the_build(provisioned, ow
 
 
 @pytest.mark.engine
-def test_a_stale_lock_is_refused_before_the_build(provisioned, own_index, tmp_path):
-    url, netrc, _ = own_index
-    repository = repository_for(provisioned, url, tmp_path / "bake")
-    env = engine_env("buildx", NETRC=str(netrc), IMAGE=tag("stale"))
-    assert nox(repository, env, "-s", "lock")[0] == 0
+def test_a_stale_lock_is_refused_before_the_build(locked, provisioned):
+    repository, env, _ = locked
 
     requirements_in = repository / "requirements.in"
     original = requirements_in.read_text()

@@ -88,22 +88,10 @@ def publish(
 def clean_audit(image: str, local_id: str) -> records.Audit:
     """The clean audit of exactly this image, of the credential it was built with, or a
     TaskError that says what to run."""
-    audits = records.audits()
-    audit = audits.get(local_id)
-    if audit is None:
-        earlier = [a for a in audits.values() if a.image == image]
-        if earlier:
-            last = max(earlier, key=lambda a: a.audited_at)
-            raise TaskError(
-                f"{image} is {local_id} now, but its last audit (at {last.audited_at}) read "
-                f"{last.image_id}: the image was rebuilt after it was audited, and publish "
-                "pushes only bytes a clean audit read. Run `nox -s audit` (and `nox -s test`), "
-                "then publish again."
-            )
-        raise TaskError(
-            f"{image} ({local_id}) has no audit on record here: publish pushes only an image "
-            "whose exact bytes a clean audit read. Run `nox -s audit`, then publish again."
-        )
+    audit = on_record(
+        image, local_id, records.audits(), "audit", "audited",
+        "whose exact bytes a clean audit read",
+    )  # fmt: skip
     if audit.verdict == "incomplete":
         raise TaskError(
             f"The audit of {image} ({local_id}) at {audit.audited_at} was incomplete: a bound "
@@ -129,26 +117,35 @@ def clean_audit(image: str, local_id: str) -> records.Audit:
     return audit
 
 
+def on_record(image: str, local_id: str, kept: dict, noun: str, done: str, needs: str):
+    """The record of exactly this image ID, or a TaskError that says what is wrong: the image
+    was rebuilt since (a record of the same reference names another ID), or it never was."""
+    record = kept.get(local_id)
+    if record is not None:
+        return record
+    task = noun.split()[0]
+    earlier = [found for found in kept.values() if found.image == image]
+    if earlier:
+        when = f"{done}_at"
+        last = max(earlier, key=lambda found: getattr(found, when))
+        raise TaskError(
+            f"{image} is {local_id} now, but its last {noun} (at {getattr(last, when)}) was of "
+            f"{last.image_id}: the image was rebuilt after it was {done}, and publish pushes "
+            f"only an image {needs}. Run `nox -s {task}` on it, then publish again."
+        )
+    raise TaskError(
+        f"{image} ({local_id}) has no {noun} on record here: publish pushes only an image "
+        f"{needs}. Run `nox -s {task}`, then publish again."
+    )
+
+
 def passed_tests(image: str, local_id: str) -> records.TestRun:
     """The passing test run of exactly this image, or a TaskError that says which is wrong:
     the tests failed, never ran, or ran on another ID."""
-    runs = records.tests()
-    run = runs.get(local_id)
-    if run is None:
-        earlier = [r for r in runs.values() if r.image == image]
-        if earlier:
-            last = max(earlier, key=lambda r: r.tested_at)
-            raise TaskError(
-                f"{image} is {local_id} now, but its last test run (at {last.tested_at}) "
-                f"tested {last.image_id}: the image was rebuilt after it was tested, and "
-                "publish pushes only bytes whose tests passed. Run `nox -s test` (and "
-                "`nox -s audit`), then publish again."
-            )
-        raise TaskError(
-            f"{image} ({local_id}) has no test run on record here: publish pushes only an "
-            "image whose tests passed on these exact bytes. Run `nox -s test`, then publish "
-            "again."
-        )
+    run = on_record(
+        image, local_id, records.tests(), "test run", "tested",
+        "whose tests passed on these exact bytes",
+    )  # fmt: skip
     if not run.passed:
         raise TaskError(
             f"The tests of {image} ({local_id}) failed at {run.tested_at} ({run.summary}): "
