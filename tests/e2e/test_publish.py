@@ -158,7 +158,8 @@ def local_tags(program: str, env: dict[str, str]) -> set[str]:
 @pytest.mark.engine
 def test_a_refused_push_names_its_cause_and_leaves_no_tag(attempt, registry, tmp_path):
     """No login, a login the registry refuses, a registry that is down: three causes, three
-    messages, nothing in the registry, and no local tag made on the way."""
+    messages, nothing in the registry, and no local tag made on the way; then, logged in, an
+    incomplete audit is refused too."""
     repository, nox = attempt("buildx", "refused")
     assert nox("-s", "build", "audit", "test")[0] == 0
     env = nox.env
@@ -187,6 +188,18 @@ def test_a_refused_push_names_its_cause_and_leaves_no_tag(attempt, registry, tmp
     status, output = nox("-s", "publish", "--", f"--tag={down}/e2e-{RUN}/refused:1.0")
     said = " ".join(output.split())
     assert status != 0 and f"Cannot reach the registry {down} (connection refused)" in said
+
+    # An audit a bound stopped (exit 3, "incomplete"), as the audit records it.
+    audits = nox.repository / ".image-tasks" / "audits.json"
+    recorded = json.loads(audits.read_text())
+    for audit in recorded.values():
+        audit |= {"verdict": "incomplete", "summary": "INCOMPLETE: 1 path not read (a bound)."}
+    audits.write_text(json.dumps(recorded))
+    registry.login("buildx", env)
+    status, output = nox("-s", "publish")
+    said = " ".join(output.split())
+    assert status != 0 and "was incomplete: a bound stopped it reading everything" in said
+    assert "INCOMPLETE: 1 path not read" in said
 
     assert not registry.has_repository(repository)
     assert local_tags("docker", env) == before, "publish left a local tag behind"
