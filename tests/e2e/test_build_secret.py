@@ -15,6 +15,7 @@ OTHER = "other-host-password-8e2"
 def checking(baked_e2e, local_index):
     """A repository whose build fails unless the mounted netrc is the index's entry alone."""
     _, _, password = local_index
+    # Its one comment line names the build's run; the rest is exactly the index's entry.
     expected = f"machine 127.0.0.1\nlogin local\npassword {password}\n"
     digest = hashlib.sha256(expected.encode()).hexdigest()
     repository = baked_e2e(private_packages="acme-sauce==1.0.0")
@@ -23,7 +24,7 @@ def checking(baked_e2e, local_index):
     final_user = text.rindex("\nUSER ")
     check = (
         "RUN --mount=type=secret,id=netrc,uid=1000,gid=100,required=true "
-        f'test "$(sha256sum < /run/secrets/netrc | cut -d" " -f1)" = {digest}\n'
+        f'test "$(grep -v "^#" /run/secrets/netrc | sha256sum | cut -d" " -f1)" = {digest}\n'
     )
     dockerfile.write_text(text[: final_user + 1] + check + text[final_user + 1 :])
     return repository

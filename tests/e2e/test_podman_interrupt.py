@@ -2,10 +2,11 @@
 password in podman's storage; a build task killed outright (SIGKILL, nothing can clean up)
 leaves them, and the next build removes them and says so.
 
-buildah copies a mounted secret into its working container's storage and, interrupted, leaves
-its working containers in state "Storage" (only `podman ps -a --external` lists them). The
-storage is searched here independently of the product: every file written under podman's graph
-root and run root since the test began."""
+buildah stages a secret given from the environment in /dev/shm (one given as a file, in its
+working container's storage) and, interrupted, leaves that copy and its working containers
+(state "Storage": only `podman ps -a --external` lists them). They are searched here
+independently of the product: every file written since the test began under podman's graph root
+and run root, and in /dev/shm."""
 
 import os
 import re
@@ -28,7 +29,7 @@ def storage_files_holding(secret: str, since: Path) -> list[str]:
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     listed = subprocess.run(
-        ["find", *roots, "-type", "f", "-newer", str(since), "-print0"],
+        ["find", *roots, "/dev/shm", "-type", "f", "-newer", str(since), "-print0"],
         capture_output=True, check=False,
     ).stdout  # fmt: skip
     files = [name for name in listed.decode().split("\0") if name]
@@ -96,7 +97,7 @@ def test_an_interrupted_podman_build_leaves_no_container_and_no_password(
         os.killpg(process.pid, signal.SIGINT)
     else:
         python = subprocess.run(
-            ["pgrep", "-g", str(process.pid), "-f", "-m", "1", "image_tasks build"],
+            ["pgrep", "-g", str(process.pid), "-f", "image_tasks build"],
             capture_output=True, text=True,
         ).stdout.split()  # fmt: skip
         assert python, "the task's process was not found"
@@ -130,7 +131,7 @@ def test_the_next_build_sweeps_what_a_killed_build_left(slow_repository, local_i
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
-    swept = r"Removed \d+ build container\(s\) that an interrupted build left"
+    swept = r"Removed \d+ build container\(s\) and \d+ staged netrc\(s\) that an interrupted"
     assert re.search(swept, result.stdout), result.stdout[-3000:]
     assert external_containers() & left == set()
     assert storage_files_holding(local_index[2], since) == []

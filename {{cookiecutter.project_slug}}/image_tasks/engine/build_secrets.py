@@ -2,16 +2,19 @@
 
 The engine gets a netrc holding the index host's entry alone, through its secret-from-
 environment (`--secret id=ID,env=VARIABLE`, which buildx, docker 20.10 with BuildKit and podman
-all read): no other host's password reaches the build, and no file is written for it.
+all read): no other host's password reaches the build, and this task writes no file for it.
+Its first line, a comment pip, uv and the standard library's netrc parser skip, names the run:
+host, process and a run id.
 
-buildah (podman build) copies a mounted secret into its working container's storage
-(`GRAPHROOT/DRIVER-containers/ID/userdata/secrets/`), and a build stopped by Ctrl-C or SIGTERM
-leaves its working containers behind in state "Storage" (only `podman ps -a --external` lists
-them), with the password on disk while a RUN step had it mounted. Each podman build names its
-run in a build argument the Dockerfile never reads (IMAGE_TASKS_RUN: host, process, run id;
-podman warns that it was not consumed), which buildah records in each container's buildah.json:
-the run removes its own when its build ends in any way but success, and each build first removes
-those of runs whose process is gone (a crash, SIGKILL) and says so.
+BuildKit keeps the secret in memory. buildah (podman build) stages a secret from the
+environment in a file of its own, /dev/shm/buildahNNN, for each RUN step that mounts it, and
+keeps its working containers in its storage (state "Storage": only `podman ps -a --external`
+lists them). A build stopped by Ctrl-C or SIGTERM leaves both behind, the password in the
+staged file. Each podman build names its run in a build argument the Dockerfile never reads
+(IMAGE_TASKS_RUN; podman warns that it was not consumed), which buildah records in each
+container's buildah.json. A run removes its own containers and staged copies when its build
+ends in any way but success; each podman build first removes those of runs whose process is
+gone (a crash, SIGKILL), and says so.
 """
 
 import json
@@ -26,6 +29,8 @@ from image_tasks.errors import TaskError
 
 VARIABLE = "IMAGE_TASKS_NETRC"  # the engine process's environment alone holds the netrc
 RUN_ARG = "IMAGE_TASKS_RUN"
+MARKER = "# image-tasks build "
+STAGED = Path("/dev/shm")  # noqa: S108 - where buildah stages a secret from the environment
 
 
 @dataclass(frozen=True, repr=False)
@@ -56,7 +61,8 @@ class BuildSecret:
         return f"env={VARIABLE}"
 
     def env(self) -> dict[str, str]:
-        return {VARIABLE: self.entry}
+        """What the build mounts: the entry, after the line that names this run."""
+        return {VARIABLE: f"{MARKER}{self.run}\n{self.entry}"}
 
     def build_args(self, engine: Engine) -> dict[str, str]:
         """The run's name, where buildah records it (podman alone keeps build containers)."""
@@ -66,11 +72,35 @@ class BuildSecret:
         return f"BuildSecret(host={self.host!r}, run={self.run!r}, password=***)"
 
 
-def leftovers(engine: Engine) -> dict[str, str]:
-    """podman's build containers of these tasks' builds: container id -> the run's name
-    ("HOST:PID RUN-ID"). Other engines keep no build containers."""
+@dataclass(frozen=True)
+class Leftovers:
+    """What builds of these tasks left in podman's care, by the run's name."""
+
+    containers: dict[str, str]  # container id -> run
+    staged: dict[Path, str]  # a staged copy of the netrc -> run
+
+    def of(self, keep) -> "Leftovers":
+        return Leftovers(
+            {c: run for c, run in self.containers.items() if keep(run)},
+            {path: run for path, run in self.staged.items() if keep(run)},
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.staged)
+
+    def __str__(self) -> str:
+        return f"{len(self.containers)} build container(s) and {len(self.staged)} staged netrc(s)"
+
+
+def leftovers(engine: Engine) -> Leftovers:
+    """podman's build containers and staged netrcs of these tasks' builds (other engines keep
+    neither)."""
     if engine.program != "podman":
-        return {}
+        return Leftovers({}, {})
+    return Leftovers(_containers(engine), _staged(engine))
+
+
+def _containers(engine: Engine) -> dict[str, str]:
     store = engine.query("info", "--format", "{{.Store.GraphRoot}} {{.Store.GraphDriverName}}")
     listed = engine.query("ps", "--all", "--external", "--no-trunc", "--format", "{{.ID}}")
     if not store or not listed:
@@ -88,47 +118,73 @@ def leftovers(engine: Engine) -> dict[str, str]:
     return found
 
 
-def remove(engine: Engine, containers: list[str]) -> list[str]:
-    """Remove the containers and their storage; return those still there."""
-    if containers:
-        engine.query("rm", "--force", *containers)
-    return [container for container in containers if container in leftovers(engine)]
+def _staged(engine: Engine) -> dict[Path, str]:
+    """The staged files whose first line names a run of these tasks. Read through `podman
+    unshare` where a rootless build staged it as another uid of the user's namespace."""
+    found = {}
+    for path in STAGED.glob("buildah*"):
+        try:
+            with path.open("rb") as handle:
+                first = handle.readline(256).decode("utf-8", "replace")
+        except PermissionError:
+            first = engine.query("unshare", "head", "-n", "1", str(path)) or ""
+        except OSError:
+            continue  # gone meanwhile
+        if first.startswith(MARKER):
+            found[path] = first[len(MARKER) :].strip()
+    return found
+
+
+def remove(engine: Engine, found: Leftovers) -> Leftovers:
+    """Remove them (containers with their storage); return what is still there."""
+    if found.containers:
+        engine.query("rm", "--force", *found.containers)
+    for path in found.staged:
+        try:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            engine.query("unshare", "rm", "-f", str(path))
+    still = leftovers(engine)
+    return Leftovers(
+        {c: run for c, run in still.containers.items() if c in found.containers},
+        {path: run for path, run in still.staged.items() if path in found.staged},
+    )
 
 
 def sweep(engine: Engine) -> str | None:
-    """Remove what builds whose process is gone left; say so (None when there was none)."""
-    stale = [c for c, run in leftovers(engine).items() if owner_is_gone(run.partition(" ")[0])]
+    """Remove what builds whose process is gone left; say so (None when there was nothing)."""
+    stale = leftovers(engine).of(lambda run: owner_is_gone(run.partition(" ")[0]))
     if not stale:
         return None
     left = remove(engine, stale)
     if left:
         raise TaskError(_not_removed(engine, left))
     return (
-        f"Removed {len(stale)} build container(s) that an interrupted build left in podman's "
-        "storage, where a RUN step's mounted index credential is copied (`podman ps -a "
-        "--external` listed them)."
+        f"Removed {stale} that an interrupted build left, with the index credential, in "
+        "podman's storage and /dev/shm (`podman ps -a --external` lists such containers)."
     )
 
 
 def remove_own(engine: Engine, secret: BuildSecret) -> str | None:
-    """After a build that did not succeed: remove this run's build containers, which may
-    hold the index credential; say what happened (None when there were none)."""
-    mine = [c for c, run in leftovers(engine).items() if run == secret.run]
+    """After a build that did not succeed: remove this run's build containers and staged
+    netrcs; say what happened (None when there were none)."""
+    mine = leftovers(engine).of(lambda run: run == secret.run)
     if not mine:
         return None
     left = remove(engine, mine)
     if left:
         return f"error: {_not_removed(engine, left)}"
-    return (
-        f"Removed the build's {len(mine)} container(s) {engine.program} left in its storage, "
-        "where a RUN step's mounted index credential is copied."
-    )
+    return f"Removed the build's {mine} that {engine.program} left behind."
 
 
-def _not_removed(engine: Engine, containers: list[str]) -> str:
-    ids = " ".join(container[:12] for container in containers)
+def _not_removed(engine: Engine, left: Leftovers) -> str:
+    commands = []
+    if left.containers:
+        ids = " ".join(container[:12] for container in left.containers)
+        commands.append(f"`{engine.program} rm --force {ids}`")
+    if left.staged:
+        commands.append(f"`rm -f {' '.join(str(path) for path in left.staged)}`")
     return (
-        f"{engine.program} did not remove the build container(s) {ids}, which may hold the "
-        f"index credential in its storage. Remove them with `{engine.program} rm --force {ids}` "
-        f"(`{engine.program} ps -a --external` lists them)."
+        f"{engine.program} left {left} that this task could not remove, holding the index "
+        f"credential: remove them with {' and '.join(commands)}."
     )
