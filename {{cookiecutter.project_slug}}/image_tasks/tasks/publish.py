@@ -49,11 +49,14 @@ def publish(
     repositories: dict[str, list[Reference]] = {}
     for target in dict.fromkeys(targets):
         repositories.setdefault(target.name, []).append(target)
+    clients = {name: Client(refs[0], chosen.name, push=True) for name, refs in repositories.items()}
+    for client in clients.values():  # reachable, with a login it takes: before the long part
+        client.has_blob(audit.config_digests[0])
     pushed = []
     with saved_archive(local_id, chosen) as archive, tempfile.TemporaryDirectory() as work:
         ready = push.prepare(archive, audit.config_digests, Path(work))
-        for references in repositories.values():
-            client = Client(references[0], chosen.name, push=True)
+        for name, references in repositories.items():
+            client = clients[name]
             push.upload(client, ready)
             for target in references:
                 push.name(client, ready, target.tag)
