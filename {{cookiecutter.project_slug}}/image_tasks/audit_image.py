@@ -1,4 +1,5 @@
-"""The audit task: save the image, audit it for leaked credentials, record what it found.
+"""The audit task: save the image, audit it for leaked credentials, record what it found, and
+make the SBOM of a clean image from the same saved archive (`sbom`).
 
 The record (`records`) is what publish trusts: made only when the image the engine names is the
 same before and after the save, so what was audited is what the tag named.
@@ -8,7 +9,7 @@ import os
 import sys
 
 from image_tasks import audit as leak_audit
-from image_tasks import ci_report, credentials, engines, fingerprints, records, settings
+from image_tasks import ci_report, credentials, engines, fingerprints, records, sbom, settings
 from image_tasks.errors import TaskError
 
 
@@ -23,7 +24,8 @@ def audit(
     """Save the image and audit every layer, its config and history, with the netrc's secrets as
     canaries; record the verdict against the image, which publish checks.
 
-    Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it)."""
+    Writes SARIF as well when AUDIT_SARIF names a file (the workflow uploads it), and the SBOM
+    of a clean image to the state folder."""
     config = settings.load(image, engine)
     credential = credentials.resolve(netrc, config.index_url)
     searched = fingerprints.of(credentials.passwords(credential))
@@ -36,13 +38,17 @@ def audit(
     reports = ["--format", output_format] + (["--output", output] if output else [])
     if os.environ.get("AUDIT_SARIF"):
         reports += ["--sarif", os.environ["AUDIT_SARIF"]]
-    records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
+    syft = sbom.syft()
+    # a report or SBOM left by an earlier run describes another image
+    records.REPORT.unlink(missing_ok=True)
+    sbom.SBOM.unlink(missing_ok=True)
     reports += ["--json", str(records.REPORT), "--display-name", config.image]
     reports += ["--dockerfile", str(config.dockerfile)]  # findings located on its instructions
     image_id = chosen.require_image(config.image)
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
     with engines.saved_archive(config.image, chosen) as archive:
         status = leak_audit.main([str(archive), *canary, *reports])
+        document = sbom.make(syft, archive, config.image, image_id) if status == 0 else None
     if status not in (0, 1):
         return status
     if chosen.image_id(config.image) != image_id:
@@ -55,4 +61,9 @@ def audit(
     where = records.AUDITS.relative_to(settings.PROJECT_ROOT)
     print(f"Recorded: {image_id} audited {audit.verdict} ({where}).", file=sys.stderr)
     ci_report.summary(f"**Leak audit of `{config.image}`:** {audit.summary}")
+    if document is not None:
+        saved = sbom.save(document).relative_to(settings.PROJECT_ROOT)
+        packages = len(document["packages"])
+        print(f"SBOM: {packages} packages, SPDX JSON ({saved}).", file=sys.stderr)
+        ci_report.summary(f"**SBOM:** {packages} packages, SPDX JSON (`{saved}`).")
     return status
