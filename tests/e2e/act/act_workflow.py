@@ -77,11 +77,13 @@ def _sarif_to_handover(step: Step, handover: Path) -> Step:
 
 
 def _artifact_to_handover(step: Step, handover: Path) -> Step:
-    folder = handover / "artifacts"
+    folder = f'{shlex.quote(str(handover / "artifacts"))}/"$ARTIFACT"'
+    # each line of `path` names a file; they land side by side, as upload-artifact stores files
+    # of one folder (and a missing one fails the step, as `if-no-files-found: error` does)
     return _run_instead(
         step,
-        f'mkdir -p {shlex.quote(str(folder))}/"$ARTIFACT" && '
-        f'cp -- "$ARTIFACT_PATH" {shlex.quote(str(folder))}/"$ARTIFACT"/',
+        f'mkdir -p {folder}\nwhile read -r file; do\n  [ -z "$file" ] || cp -- "$file" {folder}/\n'
+        'done <<< "$ARTIFACT_PATH"\n',
         {"ARTIFACT": step["with"]["name"], "ARTIFACT_PATH": step["with"]["path"]},
     )
 
@@ -199,7 +201,7 @@ KNOWN: dict[str, dict[str, Known]] = {
         ),
         "Log in to the registry": LOGIN,
         "Publish the audited image": RUN,
-        "Keep the audit report for the attestation": Known(
+        "Keep the audit report and the SBOM for the attestations": Known(
             "actions/upload-artifact",
             frozenset({"name", "path", "if-no-files-found", "retention-days"}),
             (ARTIFACT_UPLOAD,),
@@ -208,11 +210,12 @@ KNOWN: dict[str, dict[str, Known]] = {
     "sign": {
         "Install cosign": Known("sigstore/cosign-installer", substitutions=(COSIGN_STAND_IN,)),
         "Log in to the registry": LOGIN,
-        "Fetch the audit report": Known(
+        "Fetch the audit report and the SBOM": Known(
             "actions/download-artifact", frozenset({"name"}), (ARTIFACT_DOWNLOAD,)
         ),
         "Sign the pushed digest": RUN,
         "Attest the audit report": RUN,
+        "Attest the SBOM": RUN,
         "Summary": RUN,
     },
 }

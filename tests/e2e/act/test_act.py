@@ -26,8 +26,9 @@ IMAGE_STEPS = [
     "Check out", "Set up Docker Buildx", "Image metadata", "Build the image", "Set up Python",
     "Install nox", "Audit the image for leaked credentials", "Test the image",
     "Upload the audit report to code scanning", "Log in to the registry",
-    "Publish the audited image", "Keep the audit report for the attestation",
+    "Publish the audited image", "Keep the audit report and the SBOM for the attestations",
 ]  # fmt: skip
+RAY_VERSION = re.compile(r'io\.ray\.version="([^"]+)"')
 UNTIL_PUBLISH = IMAGE_STEPS[: IMAGE_STEPS.index("Log in to the registry")]
 # The index check's one paragraph (pypiserver answers a wrong password with 403).
 PROBE_REFUSED = re.compile(
@@ -99,8 +100,13 @@ def wrong_netrc_cached_push(world, push_main):
 EVENTS = ["push_main", "push_tag", "pull_request", "fork_pull_request", "wrong_netrc_push"]
 
 
+def artifact(event, name: str) -> dict:
+    """A file of the artifact the image job kept for the sign job (JSON)."""
+    return json.loads((event.handover / "artifacts" / "audit-report" / name).read_text())
+
+
 def audit_report(event) -> dict:
-    return json.loads((event.handover / "artifacts" / "audit-report" / "audit.json").read_text())
+    return artifact(event, "audit.json")
 
 
 def audited_config(event) -> str:
@@ -131,14 +137,16 @@ def assert_published(world, event, tags: list[str]) -> str:
     ci_image = load(world.checkout / WORKFLOW)["env"]["CI_IMAGE"]
     assert f"**Leak audit of `{ci_image}`:** CLEAN: no secret found" in summary
     assert f"**Published:** `{image}`" in summary
+    sbom = artifact(event, "sbom.spdx.json")
+    assert f"**SBOM:** {len(sbom['packages'])} packages, SPDX JSON" in summary
     sarif = json.loads((event.handover / "code-scanning" / "audit.sarif").read_text())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] == []
     return image
 
 
 def assert_signed(world, event, image: str) -> None:
-    """The sign job started with the pushed digest and handed it, and the audit report, to
-    cosign (which cannot run here: a stand-in records the calls)."""
+    """The sign job started with the pushed digest and handed it, the audit report and the
+    SBOM to cosign (which cannot run here: a stand-in records the calls)."""
     run = event.run
     assert run.job_result("sign") == "success", run.log("sign")
     predicate_type = load(world.checkout / WORKFLOW)["env"]["AUDIT_PREDICATE_TYPE"]
@@ -146,8 +154,10 @@ def assert_signed(world, event, image: str) -> None:
     assert [args for args, _ in calls] == [
         ["sign", "--yes", image],
         ["attest", "--yes", "--type", predicate_type, "--predicate", "audit.json", image],
+        ["attest", "--yes", "--type", "spdxjson", "--predicate", "sbom.spdx.json", image],
     ]
     assert json.loads(calls[1][1]) == audit_report(event)
+    assert json.loads(calls[2][1]) == artifact(event, "sbom.spdx.json")
     assert f"**Signed and attested:** `{image}`" in run.summary("sign")
 
 
@@ -246,8 +256,8 @@ def test_the_copy_differs_from_the_baked_workflow_only_by_the_named_substitution
     assert changed == {
         ("image", "Set up Docker Buildx"), ("image", "Build the image"),
         ("image", "Upload the audit report to code scanning"),
-        ("image", "Keep the audit report for the attestation"),
-        ("sign", "Install cosign"), ("sign", "Fetch the audit report"),
+        ("image", "Keep the audit report and the SBOM for the attestations"),
+        ("sign", "Install cosign"), ("sign", "Fetch the audit report and the SBOM"),
     }  # fmt: skip
     for job in baked["jobs"]:
         baked["jobs"][job].pop("steps"), ran["jobs"][job].pop("steps")
@@ -285,3 +295,18 @@ def test_a_new_pin_needs_a_new_offline_copy(tmp_path):
     assert argv[-1] == f"docker/login-action@{sha}={tmp_path / 'docker+login-action'}"
     with pytest.raises(AssertionError, match="a new pin needs a new offline copy"):
         local_repositories(Pins({"docker/login-action": other}), tmp_path)
+
+
+def test_the_sbom_lists_ray_and_the_private_package_with_their_versions(world, push_main):
+    """The SBOM the audit made in CI, from the archive it audited: an image built from the
+    local index, named after the CI image and its ID."""
+    sbom = artifact(push_main, "sbom.spdx.json")
+    versions = {(p["name"], p.get("versionInfo")) for p in sbom["packages"]}
+    ray_version = RAY_VERSION.search((world.checkout / "Dockerfile").read_text())[1]
+    assert {("acme-sauce", "1.0.0"), ("ray", ray_version)} <= versions
+    (root,) = [p for p in sbom["packages"] if p.get("primaryPackagePurpose") == "CONTAINER"]
+    ci_image = load(world.checkout / WORKFLOW)["env"]["CI_IMAGE"]
+    assert (root["name"], root["versionInfo"]) == (ci_image, audited_config(push_main))
+    for package in sbom["packages"]:  # kept in the test log (-rA shows it)
+        if package["name"] in ("acme-sauce", "ray"):
+            print(json.dumps({k: v for k, v in package.items() if k != "externalRefs"}))
