@@ -207,6 +207,7 @@ def act(
     event_file = work / "event.json"
     event_file.write_text(json.dumps(payload))
     pipe = SecretPipe(work, secrets)
+    tool("node")  # act runs the actions' JavaScript with the machine's Node.js, as a runner does
     argv = [
         tool("act"), event,
         "--workflows", str(workflow),

@@ -97,7 +97,10 @@ def wrong_netrc_cached_push(world, push_main):
     )
 
 
-EVENTS = ["push_main", "push_tag", "pull_request", "fork_pull_request", "wrong_netrc_push"]
+EVENTS = [
+    "push_main", "push_tag", "pull_request", "fork_pull_request", "wrong_netrc_push",
+    "wrong_netrc_cached_push",
+]  # fmt: skip
 
 
 def artifact(event, name: str) -> dict:
