@@ -379,7 +379,13 @@ def _size(path: Path) -> int:
 
 
 def _ratio(
-    cmds: dict[str, Command], a: str, b: str, target: float, at_least: bool = False, goal=None
+    cmds: dict[str, Command],
+    a: str,
+    b: str,
+    target: float,
+    at_least: bool = False,
+    goal: float | None = None,
+    also: str = "",
 ) -> tuple[str, bool]:
     """Print ``a``'s median over ``b``'s against its target; return (the summary's cell, met)."""
     label = f"{a} / {b}"
@@ -393,7 +399,7 @@ def _ratio(
     text = f"   {label:{W}s} {value:6.2f}x (cpu {cpu:5.2f}x)"
     text += f"  target {'>=' if at_least else '<='} {target}" + (f", goal {goal}" if goal else "")
     text += "  MISSED (a row FAILED: not credited)" if failed else "" if met else "  MISSED"
-    print(text)
+    print(text + (f"  [{also}]" if also else ""))
     return f"{value:.2f}x" + ("" if met else "!"), met
 
 
@@ -415,7 +421,9 @@ def _table(cmds: dict[str, Command]) -> list[str]:
     return failed
 
 
-def report_image(image: Image, cmds: dict[str, Command], inventory: dict) -> tuple[list, list]:
+def report_image(
+    image: Image, cmds: dict[str, Command], inventory: dict, floor: str
+) -> tuple[list, list]:
     """Print one image's figures; return (its summary row, the rows that failed)."""
     print(f"\n== {image.name}: {image.about}")
     layers = inventory.get("layers", [])
@@ -431,7 +439,7 @@ def report_image(image: Image, cmds: dict[str, Command], inventory: dict) -> tup
     row = [image.name, f"{files:,}", str(len(layers)), _mb(_size(image.archive))]
     cells = [
         _ratio(cmds, "audit", "dive", TARGET_DIVE_RATIO, goal=GOAL_DIVE_RATIO),
-        _ratio(cmds, "audit", "floor", TARGET_FLOOR_RATIO),
+        _ratio(cmds, "audit", "floor", TARGET_FLOOR_RATIO, also=floor),
         _ratio(cmds, "audit-oci", "gzip", TARGET_GZIP_RATIO),
         _ratio(cmds, "gitleaks", "audit", TARGET_GITLEAKS_SPEEDUP, at_least=True),
     ]
@@ -472,11 +480,20 @@ def report_image(image: Image, cmds: dict[str, Command], inventory: dict) -> tup
 
 
 def report(images: list[Image], measured: Measured) -> tuple[list[str], list[str]]:
-    """Print every image's figures and the machine's; return (targets missed, rows failed)."""
+    """Print the machine's figures, every image's, and a summary; return (targets missed, rows
+    failed)."""
+    speed = statistics.median(measured.sha256) if measured.sha256 else 0.0
+    floor = f"{os.cpu_count()} cores, sha256 {speed:.2f} GB/s a core"
+    print(
+        f"machine: {floor} (median of {len(measured.sha256)}, one a round); during the timed "
+        f"rounds its CPUs were {measured.busy:.0%} busy: {measured.ours:.0%} this benchmark, "
+        f"{max(measured.busy - measured.ours, 0):.0%} others; load average "
+        f"{measured.load[0]:.1f} before, {measured.load[1]:.1f} after"
+    )
     rows, failed = [], []
     for image in images:
         cmds = {c.tool: c for c in measured.commands if c.image == image.name}
-        row, bad = report_image(image, cmds, measured.inventory.get(image.name) or {})
+        row, bad = report_image(image, cmds, measured.inventory.get(image.name) or {}, floor)
         rows.append(row)
         failed += bad
     print("\nsummary (wall-time medians; ! marks a target missed or a row failed)")
@@ -485,13 +502,6 @@ def report(images: list[Image], measured: Measured) -> tuple[list[str], list[str
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
-    speed = statistics.median(measured.sha256) if measured.sha256 else 0.0
-    print(
-        f"machine: {os.cpu_count()} cores, sha256 {speed:.2f} GB/s a core (median of "
-        f"{len(measured.sha256)}); during the timed rounds its CPUs were {measured.busy:.0%} "
-        f"busy: {measured.ours:.0%} this benchmark, {max(measured.busy - measured.ours, 0):.0%} "
-        f"others; load average {measured.load[0]:.1f} before, {measured.load[1]:.1f} after"
-    )
     runs = sum(len(c.runs) + len(c.sampled) for c in measured.commands)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
