@@ -4,16 +4,13 @@ never a fast one; and what gitleaks reads in a docker-archive, as its docstring 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
-import json
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import audit_benchmark
+import audit_builders as built
 from baking import need
 
 BENCHMARK = Path(audit_benchmark.__file__)
@@ -21,33 +18,9 @@ PASSWORD = audit_benchmark.NETRC.split()[-1]  # the canary the benchmark gives t
 TOKEN = "ghp_" + "k3Vq8ZpX2mR7tN4wL9bC5yH1jF6dS0aGeQ2u"  # a GitHub token, to gitleaks
 
 
-def _tar(members: list[tuple[str, bytes]]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def docker_archive(path: Path, files: list[tuple[str, bytes]]) -> Path:
     """A one-layer docker-archive as ``docker save`` before Docker 25 writes it."""
-    layer = _tar(files)
-    diff_id = hashlib.sha256(layer).hexdigest()
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Env": ["PATH=/usr/bin:/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-            "history": [{"created_by": "COPY . /"}],
-        }
-    ).encode()
-    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-    manifest = [{"Config": config_name, "RepoTags": ["t:1"], "Layers": [f"{diff_id}/layer.tar"]}]
-    members = [(f"{diff_id}/layer.tar", layer), (config_name, config)]
-    path.write_bytes(_tar([*members, ("manifest.json", json.dumps(manifest).encode())]))
+    path.write_bytes(built.docker_classic(built.Image([built.layer(*files)])))
     return path
 
 
