@@ -235,11 +235,15 @@ def test_sign_job_signs_and_attests_the_published_digest(baked: Baked) -> None:
     assert (
         'cosign attest --yes --type "$AUDIT_PREDICATE_TYPE" --predicate audit.json "$IMAGE"' in runs
     )
+    assert 'cosign attest --yes --type spdxjson --predicate sbom.spdx.json "$IMAGE"' in runs
     assert baked.data["env"]["AUDIT_PREDICATE_TYPE"].startswith("urn:")
     (upload,) = baked.uses("actions/upload-artifact", "image")
     (download,) = baked.uses("actions/download-artifact", "sign")
     assert upload["with"]["name"] == download["with"]["name"]
-    assert upload["with"]["path"] == ".image-tasks/audit.json"
+    assert upload["with"]["path"].split() == [
+        ".image-tasks/audit.json",
+        ".image-tasks/sbom.spdx.json",
+    ]
     assert upload["if"] == "steps.publish.outcome == 'success'"
     assert not baked.uses("actions/checkout", "sign"), "the signing job runs no repository code"
 

@@ -184,16 +184,23 @@ class Registry:
 
     def status(self, path: str) -> int | None:
         """The HTTP status the registry answers for path, asked with its account (or None)."""
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        request = urllib.request.Request(f"http://{self.host}{path}")
-        request.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(request, timeout=5):
-                return 200
+            self.read(path)
+            return 200
         except urllib.error.HTTPError as error:
             return error.code
         except OSError:
             return None
+
+    def read(self, path: str, *accept: str) -> tuple[dict[str, str], bytes]:
+        """(headers, body) of the registry's answer for path, asked with its account."""
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request = urllib.request.Request(f"http://{self.host}{path}")
+        request.add_header("Authorization", f"Basic {token}")
+        if accept:
+            request.add_header("Accept", ", ".join(accept))
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return dict(response.headers), response.read()
 
     def login(self, engine: str, env: dict[str, str]) -> None:
         """`docker login` / `podman login` as a user would, the password on standard input."""
