@@ -182,15 +182,18 @@ KNOWN: dict[str, dict[str, Known]] = {
         "Set up Docker Buildx": Known("docker/setup-buildx-action", substitutions=(DOCKER_DRIVER,)),
         # asks the loopback stand-in for GitHub's API (github_api.py) what it asks api.github.com
         "Image metadata": Known("docker/metadata-action", frozenset({"images", "flavor", "tags"})),
+        "Set up Python": SETUP_PYTHON,
+        # the lock is current and the index serves it, from the runner, before every build
+        "Check the lock and the index": RUN,
+        "Commit time": RUN,
         "Build the image": Known(
             "docker/build-push-action",
             frozenset(
-                {"context", "load", "push", "tags", "labels", "secrets", "provenance", "sbom"}
+                {"context", "outputs", "push", "tags", "labels", "secrets", "provenance", "sbom"}
                 | {"cache-from", "cache-to"}
             ),
             (HOST_NETWORK, NO_GHA_CACHE),
         ),
-        "Set up Python": SETUP_PYTHON,
         "Install nox": RUN,
         "Audit the image for leaked credentials": RUN,
         "Test the image": RUN,

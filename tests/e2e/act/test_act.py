@@ -23,16 +23,17 @@ from harness import RUN, encodings
 pytestmark = pytest.mark.engine
 
 IMAGE_STEPS = [
-    "Check out", "Set up Docker Buildx", "Image metadata", "Build the image", "Set up Python",
-    "Install nox", "Audit the image for leaked credentials", "Test the image",
+    "Check out", "Set up Docker Buildx", "Image metadata", "Set up Python",
+    "Check the lock and the index", "Commit time", "Build the image", "Install nox",
+    "Audit the image for leaked credentials", "Test the image",
     "Upload the audit report to code scanning", "Log in to the registry",
     "Publish the audited image", "Keep the audit report and the SBOM for the attestations",
 ]  # fmt: skip
 RAY_VERSION = re.compile(r'io\.ray\.version="([^"]+)"')
 UNTIL_PUBLISH = IMAGE_STEPS[: IMAGE_STEPS.index("Log in to the registry")]
 # The index check's one paragraph (pypiserver answers a wrong password with 403).
-PROBE_REFUSED = re.compile(
-    r"index_probe: the index answered HTTP 40[13] \((Unauthorized|Forbidden)\) for 'local' at "
+PROBE_REFUSED = re.compile(  # from the runner (the check step) or inside the build
+    r"(index_probe: )?the index answered HTTP 40[13] \((Unauthorized|Forbidden)\) for 'local' at "
     r"127\.0\.0\.1: the credential is wrong or expired, or lacks read access to 'acme-sauce'\."
 )
 
@@ -217,20 +218,19 @@ def test_a_wrong_netrc_fails_at_the_index_check_with_its_message(world, wrong_ne
     assert run.status != 0
     assert run.job_result("image") == "failure"
     results = run.results("image")
-    assert list(results)[-1] == "Build the image" and results["Build the image"] == "failure"
-    assert set(results) <= set(IMAGE_STEPS[: IMAGE_STEPS.index("Build the image") + 1])
-    assert PROBE_REFUSED.search(run.log("image", "Build the image"))
+    check = "Check the lock and the index"
+    assert list(results)[-1] == check and results[check] == "failure"
+    assert set(results) <= set(IMAGE_STEPS[: IMAGE_STEPS.index(check) + 1])
+    assert PROBE_REFUSED.search(run.log("image", check))
     assert wrong_netrc_push.after == wrong_netrc_push.before
     assert run.job_result("sign") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15, item 2: the workflow asks the index only inside the build, so a cached "
-    "install step hides a wrong NET_RC: the build succeeds (and the run audits, tests, publishes)",
-)
 def test_a_wrong_netrc_fails_even_when_every_layer_is_cached(world, wrong_netrc_cached_push):
+    """Issue 15, item 2: the check step asks the index from the runner on every run, so a
+    cached install step no longer hides a wrong NET_RC."""
     run = wrong_netrc_cached_push.run
+    assert run.results("image").get("Check the lock and the index") == "failure"
     assert run.results("image").get("Build the image") != "success", "built with a wrong NET_RC"
     assert PROBE_REFUSED.search(run.log("image"))
 
