@@ -74,14 +74,14 @@ NO_ISAL = "import sys; sys.modules['isal'] = None"
 NO_HYPERSCAN = "import sys; sys.modules['hyperscan'] = None"
 ONE_PROCESS = "import os; os.cpu_count = lambda: 1"
 NO_HASH_THREAD = (
-    "from image_tasks.audit import sources; init = sources.BlobScanner.__init__; "
-    "sources.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
+    "from image_tasks.audit.scan import blobs; init = blobs.BlobScanner.__init__; "
+    "blobs.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
 # a binary's pieces searched with bytes.find, not by a hyperscan database of the needles alone
 NEEDLES_BY_FIND = (
-    "from image_tasks.audit import search; engine = search.engine; search.engine = lambda t, "
-    "only=None: engine(t) if only is None else search.StdlibEngine(t)"
+    "from image_tasks.audit.detect import search; engine = search.engine; "
+    "search.engine = lambda t, only=None: engine(t) if only is None else search.StdlibEngine(t)"
 )
 ABLATIONS = {
     "no-isal": NO_ISAL,

@@ -174,6 +174,7 @@ def test_baking_again_over_the_same_folder_yields_the_same_tree(tmp_path):
 def test_audit_package_is_copied_verbatim(tmp_path):
     project = bake(tmp_path)
     source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "audit"
-    names = [p.name for p in source.glob("*.py")]
+    names = [p.relative_to(source).as_posix() for p in source.rglob("*.py")]
+    assert len(names) > 30 and "scan/layer.py" in names
     _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks/audit", names)
     assert not mismatch and not errors

@@ -17,7 +17,9 @@ sys.path.insert(0, str(HERE.parent))
 @pytest.fixture(autouse=True, params=["accelerated", "stdlib"])
 def engines(request, monkeypatch):
     from baking import need
-    from image_tasks.audit import compression, nested, search
+    from image_tasks.audit.detect import search
+    from image_tasks.audit.image import compression
+    from image_tasks.audit.scan import nested
 
     if request.param == "stdlib":
         monkeypatch.setattr(search, "engine", lambda terms, only=None: search.StdlibEngine(terms))

@@ -16,7 +16,8 @@ import tarfile
 import pytest
 from audit_builders import Image, docker_oci, write
 from image_tasks import audit
-from image_tasks.audit import archive, search
+from image_tasks.audit.detect import search
+from image_tasks.audit.image import tar as archive
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 SECRET = PASSWORD.encode()

@@ -14,7 +14,8 @@ from audit_builders import Image, compress, docker_classic, docker_oci, layer, o
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_tasks import audit
-from image_tasks.audit import AuditError, Limits, archive
+from image_tasks.audit import AuditError, Limits
+from image_tasks.audit.image import tar as archive
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 
@@ -131,7 +132,7 @@ def test_traversal_absolute_and_non_utf8_names(tmp_path, monkeypatch):
         "/root/\\xff\\xfe/.netrc",
         "/" + "x" * 300 + "/.netrc",
     }
-    json.loads(report.render("json"))
+    json.loads(audit.render(report, "json"))
     assert set(os.listdir(tmp_path)) - before == {"image.tar"}
 
 

@@ -12,7 +12,8 @@ import zipfile
 import pytest
 from audit_builders import Image, docker_oci, layer, write
 from image_tasks import audit
-from image_tasks.audit import Limits, nested, rules
+from image_tasks.audit import Limits, rules
+from image_tasks.audit.scan import nested
 
 SECRET = "Vq8Lm2Xz7Kp4Wn9Rt3Yb6"
 NETRC = f"machine nexus login deploy password {SECRET}\n".encode()
@@ -62,7 +63,7 @@ def test_secret_inside_a_nested_archive_is_found(tmp_path, name, data, inner):
     report = audited(tmp_path, (name, data))
     assert ("canary", f"/{name}!/{inner}") in found(report)
     assert ("netrc-entry", f"/{name}!/{inner}") in found(report)  # patterns apply inside too
-    assert SECRET not in report.render("json")
+    assert SECRET not in audit.render(report, "json")
 
 
 def test_credential_file_inside_a_tar(tmp_path):

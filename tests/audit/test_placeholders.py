@@ -58,7 +58,7 @@ def test_one_real_secret_among_placeholders_is_a_finding(tmp_path, path, content
     # (the generic patterns may see the same secret: url-credentials, netrc-entry)
     generic = {"url-credentials", "netrc-entry"}
     assert [f.rule for f in report.findings if f.rule not in generic] == [rule]
-    rendered = report.render("json") + report.render("sarif") + report.render("text")
+    rendered = "".join(audit.render(report, fmt) for fmt in ("json", "sarif", "text"))
     assert REAL not in rendered
 
 

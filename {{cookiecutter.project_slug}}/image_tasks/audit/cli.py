@@ -9,16 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
-from . import canaries as canaries_module
+from .detect import canaries as canaries_module
+from .detect.redaction import Scrubber
 from .errors import AuditError
-from .outputs import write_report
-from .progress import Progress
-from .redaction import Scrubber
+from .findings import VERSION
+from .render import FORMATS, render
+from .render.outputs import write_report
+from .render.progress import Progress
 
 EPILOG = """\
-SOURCE is a docker-archive ('docker save'), an OCI archive or layout directory, '-' for an
-archive on standard input, or a local image reference (saved through the configured engine).
+SOURCE is a docker-archive ('docker save'), an OCI archive or layout directory, or '-' for an
+archive on standard input. An image reference is refused: save the image first, or run the
+project's audit task (nox -s audit), which saves the image it builds.
 
 exit status: 0 no finding, 1 findings, 2 the source could not be audited.
 """
@@ -32,8 +34,8 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="archive path, OCI layout directory, '-', or image reference")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("source", help="archive path, OCI layout directory, or '-'")
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     p.add_argument(
         "--netrc",
         action="append",
@@ -49,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
         help="environment variable whose value is a canary; netrc text (as in NET_RC) "
         "contributes its passwords and token logins; repeatable",
     )
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE (default stdout)")
     p.add_argument(
         "--sarif",
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     scrub = Scrubber()
     try:
-        from .runner import run
+        from .api import run
 
         try:
             notes: list[str] = []
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         for path, fmt in ((args.sarif, "sarif"), (args.json, "json")):
             if path:
-                write_report(path, report.render(fmt))
-        text = report.render(args.format)
+                write_report(path, render(report, fmt))
+        text = render(report, args.format)
         if args.output:
             write_report(args.output, text)
             print(scrub(report.verdict), file=sys.stderr)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 
-from . import credfiles, ownership
-from .archive import printable
-from .matching import OUTSIDE_PACKAGES, Matcher
-from .report import Finding
-from .rules import in_package_tree
+from ..detect import credfiles, ownership
+from ..detect.matching import OUTSIDE_PACKAGES, Matcher
+from ..findings import Finding
+from ..image.tar import printable
+from ..rules.scope import in_package_tree
 
 TEXT_SNIFF = 8192
 ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
@@ -63,7 +63,7 @@ class FileScan:
     def feed(self, buf, s: int, e: int, hits=None) -> None:
         """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the term positions of a
         range that holds it, when the caller searched one already (a whole buffer of small
-        files, `layerscan.BufferIndex`)."""
+        files, `layer.BufferIndex`)."""
         first = not self._pieces
         self._pieces += 1
         if first:

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .errors import AuditError
+from ..errors import AuditError
 from .readers import Reader
 
 BLOCK = 512
@@ -205,7 +205,7 @@ class TarStream(Reader):
         self.pos = 0
         self.end = 0
         # bumped whenever the buffer's contents move (`_fill`): offsets into ``buf`` that a
-        # caller computed (a scan of the whole buffer, see layerscan) are valid while it stays
+        # caller computed (a scan of the whole buffer, see scan.layer) are valid while it stays
         self.generation = 0
         self.consumed = 0  # bytes of the stream before buf[0]
         self.eof = False

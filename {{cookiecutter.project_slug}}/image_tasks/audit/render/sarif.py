@@ -16,16 +16,15 @@ import tomllib
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import __version__
-from .report import TOOL, Finding, Report
-from .rules import RULES
+from ..findings import TOOL, VERSION, Finding, Report
+from ..rules.catalog import RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 # the repository the audit was baked into, whose README documents it (pyproject.toml,
 # [tool.image-tasks] repository-url): the tool's informationUri
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
 
 def information_uri() -> str | None:
@@ -110,7 +109,7 @@ def render(report: Report) -> str:
         }
         for f in report.findings
     ]
-    driver = {"name": TOOL, "version": __version__, "semanticVersion": __version__}
+    driver = {"name": TOOL, "version": VERSION, "semanticVersion": VERSION}
     uri = information_uri()
     if uri:
         driver["informationUri"] = uri

@@ -15,7 +15,7 @@ import contextlib
 import os
 import stat
 
-from .errors import AuditError
+from ..errors import AuditError
 
 
 def write_report(path: str, text: str) -> None:

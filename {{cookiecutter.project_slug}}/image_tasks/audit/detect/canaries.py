@@ -8,11 +8,9 @@ Where canaries come from:
 * an environment variable (``--canary-env VAR``): its value, or, when the value is netrc
   text (CI passes the netrc *contents* in ``NET_RC``), the secrets of that netrc.
 
-The netrc parser is our own: the standard library's ``netrc.NetrcParseError`` quotes the
-offending token, which may be the password.  Nothing in this module ever puts a secret in an
-exception message.  It splits tokens as ``netrc`` does, and ``#`` starts a comment only
-where a keyword is expected (``password #x`` is a password).  A netrc that yields fewer
-passwords than its entries or its ``password`` keywords gets a secret-free note in the report.
+netrc text is read by `netrc` (our own parser: the standard library's quotes the offending
+token in its errors, which may be the password).  Nothing in this module ever puts a secret in
+an exception message.
 
 Encodings searched (`needles`): the raw value; its percent-encodings (upper- and lower-case
 hex: every reserved character, or ``/`` kept as ``quote`` does by default, or ``+`` for space,
@@ -40,12 +38,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
+from . import netrc
+
 MIN_CANARY = 6
 MIN_ANCHOR = 12
 MAX_FRAGMENT = 16  # length of the pieces searched for line-wrapped base64
-DUMMY_PASSWORDS = frozenset(
-    {"", "x-oauth-basic", "x-oauth", "oauth2", "x", "none", "null", "dummy", "unused", "-", "*"}
-)
 TOKEN_PREFIXES = (
     "pypi-",
     "ghp_",
@@ -70,14 +67,6 @@ class Canary:
     label: str
     value: str
     login: str | None = None
-
-
-@dataclass(frozen=True)
-class NetrcEntry:
-    machine: str | None  # None for "default"
-    login: str | None
-    password: str | None
-    account: str | None
 
 
 @dataclass
@@ -120,116 +109,6 @@ class CanarySet:
         return sorted({v for v, _, _ in self.variants}, key=len, reverse=True)
 
 
-_NETRC_SPACE = " \t\r\n"  # what Python's netrc lexer splits on
-
-
-class _NetrcLexer:
-    """The tokens of a netrc text, split as Python's ``netrc`` module splits them: on space,
-    tab, CR and LF; a token that starts with ``"`` runs to the next ``"``; a backslash escapes
-    the next character.  Comments are the parser's business (`parse_netrc`): ``#`` starts one
-    only where a keyword is expected, never in a value (``password #x`` is a password)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.line = 1
-        self.pushed: list[str] = []
-
-    def token(self) -> str | None:
-        """The next token, or None at the end of the text."""
-        if self.pushed:
-            return self.pushed.pop()
-        text, n, i = self.text, len(self.text), self.pos
-        while i < n and text[i] in _NETRC_SPACE:
-            if text[i] == "\n":
-                self.line += 1
-            i += 1
-        if i >= n:
-            self.pos = i
-            return None
-        out = []
-        quoted = text[i] == '"'
-        if quoted:
-            i += 1
-        while i < n:
-            c = text[i]
-            if (c == '"') if quoted else (c in _NETRC_SPACE):
-                if c == "\n":
-                    self.line += 1
-                i += 1  # the closing quote or the ending space is consumed, as in Python
-                break
-            if c == "\\" and i + 1 < n:
-                i += 1
-                c = text[i]
-            if c == "\n":
-                self.line += 1
-            out.append(c)
-            i += 1
-        self.pos = i
-        return "".join(out)
-
-    def rest_of_line(self) -> str:
-        """Consume and return the text up to and including the next newline."""
-        end = self.text.find("\n", self.pos)
-        end = len(self.text) if end < 0 else end + 1
-        line = self.text[self.pos : end]
-        self.pos = end
-        if line.endswith("\n"):
-            self.line += 1
-        return line
-
-    def word(self) -> str | None:
-        """The next token where a keyword is expected; there '#' starts a comment to the end of
-        its line, which is skipped."""
-        while True:
-            line = self.line
-            word = self.token()
-            if word is None or not word.startswith("#"):
-                return word
-            if self.line == line:
-                self.rest_of_line()
-
-
-def parse_netrc(text: str) -> list[NetrcEntry]:
-    """Parse netrc text as Python's ``netrc`` module does, but leniently (an unknown token is
-    skipped, where ``netrc`` raises); never raises with (and never echoes) a value.
-
-    ``#`` starts a comment (to the end of its line) only where a keyword is expected; the
-    token after ``machine``, ``login``, ``password``, ``account`` is a value whatever its first
-    character.  A ``macdef`` body runs to the first empty line.
-    """
-    entries: list[NetrcEntry] = []
-    lex = _NetrcLexer(text)
-    while (word := lex.word()) is not None:
-        if word == "macdef":
-            lex.token()  # the macro's name
-            while lex.pos < len(text) and lex.rest_of_line() != "\n":
-                pass
-            continue
-        if word == "machine":
-            machine = lex.token()
-        elif word == "default":
-            machine = None
-        else:
-            continue  # netrc raises "bad toplevel token" here
-        fields: dict[str, str | None] = {"login": None, "password": None, "account": None}
-        while (word := lex.word()) is not None:
-            if word in ("machine", "default", "macdef"):
-                lex.pushed.append(word)
-                break
-            key = {"user": "login", "passwd": "password"}.get(word, word)
-            if key in fields:
-                fields[key] = lex.token()
-            # else: netrc raises "bad follower token"; skipped here
-        entries.append(NetrcEntry(machine=machine, **fields))
-    return entries
-
-
-def looks_like_netrc(text: str) -> bool:
-    words = set(text.split())
-    return ("machine" in words or "default" in words) and ("password" in words or "login" in words)
-
-
 def entropy(value: str) -> float:
     """Shannon entropy of a string, in bits per character."""
     if not value:
@@ -257,40 +136,19 @@ def looks_like_token(value: str) -> bool:
 def netrc_canaries(text: str, origin: str) -> list[Canary]:
     """The secrets of a netrc: passwords, and logins used as tokens."""
     found: list[Canary] = []
-    for number, entry in enumerate(parse_netrc(text), 1):
+    for number, entry in enumerate(netrc.parse(text), 1):
         where = f"{origin} entry {number}" + (
             f" (machine {entry.machine})" if entry.machine else " (default)"
         )
         password = entry.password
-        if password and password.lower() not in DUMMY_PASSWORDS:
+        if password and password.lower() not in netrc.DUMMY_PASSWORDS:
             found.append(Canary(f"password of {where}", password, entry.login))
         # A login stands in for a token when the password is a dummy (`login TOKEN password x`),
         # but a short everyday login ("deploy") is no secret and would match everywhere.
-        dummy = not password or password.lower() in DUMMY_PASSWORDS
+        dummy = not password or password.lower() in netrc.DUMMY_PASSWORDS
         if entry.login and (looks_like_token(entry.login) or (dummy and len(entry.login) >= 16)):
             found.append(Canary(f"token login of {where}", entry.login, None))
     return found
-
-
-_PASSWORD_WORD = re.compile(r"(?:^|[ \t\r\n])(?:password|passwd)(?=[ \t\r\n])")
-
-
-def netrc_note(text: str, origin: str) -> str | None:
-    """A secret-free note when a netrc yields fewer passwords than it seems to hold: fewer
-    than its entries, or than the ``password`` keywords in its text (a syntax the parser read
-    otherwise than the tool that uses the file); None when nothing looks lost."""
-    entries = parse_netrc(text)
-    if not entries:
-        return None
-    read = sum(1 for e in entries if e.password)
-    keywords = len(_PASSWORD_WORD.findall(text))
-    if read >= len(entries) and read >= keywords:
-        return None
-    return (
-        f"{origin}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} and {keywords} "
-        f"'password' keyword(s), but {read} password(s) read; entries without a password are "
-        "searched by their token login only. Check the file's syntax if a password is missing."
-    )
 
 
 def from_sources(
@@ -315,7 +173,7 @@ def from_sources(
                 "check the path given to --netrc."
             ) from None
         found = netrc_canaries(text, f"netrc {path}")
-        note = netrc_note(text, f"netrc {path}")
+        note = netrc.note(text, f"netrc {path}")
         if note and notes is not None:
             notes.append(note)
         if not found:
@@ -331,9 +189,9 @@ def from_sources(
                 f"the environment variable {name} named by --canary-env is unset or empty; "
                 "export it (in CI: map the secret into the step's env) or drop the option."
             )
-        if looks_like_netrc(value):
+        if netrc.looks_like(value):
             found = netrc_canaries(value, f"netrc in ${name}")
-            note = netrc_note(value, f"netrc in ${name}")
+            note = netrc.note(value, f"netrc in ${name}")
             if note and notes is not None:
                 notes.append(note)
             out.extend(found or [Canary(f"value of ${name}", value.strip())])

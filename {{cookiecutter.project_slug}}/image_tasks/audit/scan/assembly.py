@@ -4,7 +4,7 @@ Digests are checked first (a blob named by its digest, a layer against the confi
 then, image by image, the layers' held findings are settled by the package records
 (`ownership`), every finding gets its layer, history step, deleting layer and Dockerfile
 instruction (`attribution`), and the config, manifests and attestations are scanned
-(`configscan`).  Blobs that no image uses are reported as archive members.
+(`documents`).  Blobs that no image uses are reported as archive members.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from . import ownership
-from .archive import printable
+from ..detect import ownership
+from ..errors import AuditError
+from ..findings import Finding, ImageInfo, LayerInfo, Report
+from ..image.layouts import Layout
+from ..image.tar import printable
 from .attribution import attribute, deleted_in, locate
-from .configscan import scan_json
+from .blobs import Blob
 from .dockerfile import map_layers
-from .errors import AuditError
-from .layouts import Layout
-from .report import Finding, ImageInfo, LayerInfo, Report
-from .sources import Blob
+from .documents import scan_json
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 

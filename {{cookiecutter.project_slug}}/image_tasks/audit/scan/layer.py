@@ -1,6 +1,6 @@
 """A layer's filesystem, member by member: names, links, pax records, deletions, files.
 
-A layer is read once (`archive.TarStream`).  Members that fit in the reader's buffer (almost
+A layer is read once (`image.tar.TarStream`).  Members that fit in the reader's buffer (almost
 all of them) have their canaries found by one search per needle over the whole buffer
 (`BufferIndex`), mapped back to the members; larger members are fed to their `FileScan` piece
 by piece.  What a layer yields (`LayerResult`) is small: findings, the findings held for the
@@ -16,13 +16,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import credfiles, nested, ownership
-from .archive import Member, TarStream, printable
-from .errors import AuditError
-from .filescan import ENCODED_BINARY_LIMIT, FileScan, is_text
-from .matching import URL_RULES, Matcher
-from .report import Finding
-from .rules import PATTERN_RULES, in_package_tree
+from ..detect import credfiles, ownership
+from ..detect.matching import URL_RULES, Matcher
+from ..errors import AuditError
+from ..findings import Finding
+from ..image.tar import Member, TarStream, printable
+from ..rules.catalog import PATTERN_RULES
+from ..rules.scope import in_package_tree
+from . import nested
+from .file import ENCODED_BINARY_LIMIT, FileScan, is_text
 
 
 @dataclass

@@ -3,7 +3,7 @@
 `open_layer` returns a reader of the uncompressed tar: none, gzip (with the ``isal`` wheel when
 it is installed, about twice zlib's speed), zstd (with the ``zstandard`` wheel or Python 3.14's
 ``compression.zstd``), bzip2 and xz.  Decompressed output is bounded by the caller's
-``max_bytes`` (see `archive.TarStream`).
+``max_bytes`` (see `image.tar.TarStream`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import bz2
 import lzma
 import zlib
 
-from .archive import checksum_ok
-from .errors import AuditError
+from ..errors import AuditError
 from .readers import INPUT_CHUNK, PeekReader, Reader
+from .tar import checksum_ok
 
 try:  # optional: ISA-L's inflate, same API as zlib's
     from isal import isal_zlib as gzip_inflate

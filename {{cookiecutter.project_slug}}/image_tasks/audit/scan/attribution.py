@@ -8,7 +8,7 @@ resolves the rest once the whole image is known.
 from __future__ import annotations
 
 from .dockerfile import Instruction
-from .layerscan import LayerResult
+from .layer import LayerResult
 
 
 def attribute(findings, layers: list[tuple[str, LayerResult]], history) -> None:

@@ -1,9 +1,9 @@
 """Large blobs scanned side by side in worker processes, one per core.
 
 ``bytes.find`` and ``re`` hold the GIL, so threads cannot spread the scanning of layers over
-cores; processes can.  Each worker is forked with the audit's settings (canaries, policy,
-limits, deadline), opens the file itself, reads its blob's byte range with pread, and sends
-back the small `sources.Blob` (digest, findings, deletions, records; never the bytes).  The
+cores; processes can.  Each worker is forked with the audit's `blobs.ScanContext` (canaries,
+policy, limits, deadline), opens the file itself, reads its blob's byte range with pread, and sends
+back the small `blobs.Blob` (digest, findings, deletions, records; never the bytes).  The
 largest blobs go first, so that the last one to finish is a small one.  An error in a worker
 is the audit's error, raised here as if this process had met it.  With one job or one core,
 or ``Limits.workers == 1``, the jobs run here, in order, with the same results.
@@ -15,11 +15,11 @@ import multiprocessing
 import os
 import signal
 
-from .errors import AuditError
-from .readers import FileReader
-from .redaction import Scrubber
+from ..detect.redaction import Scrubber
+from ..errors import AuditError
+from ..image.readers import FileReader
 
-_worker = None  # the worker process's sources.BlobScanner
+_worker = None  # the worker process's blobs.BlobScanner
 
 
 def run(jobs, scanner, limits):
@@ -34,7 +34,7 @@ def run(jobs, scanner, limits):
         return
     scanner.close()  # its hash thread: forking a process that runs threads is not safe
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers, initializer=_start, initargs=(type(scanner), scanner.settings))
+    pool = context.Pool(workers, initializer=_start, initargs=(type(scanner), scanner.context))
     try:
         for blob in pool.imap_unordered(_work, jobs):
             if scanner.progress is not None and blob.kind == "layer":
@@ -46,12 +46,12 @@ def run(jobs, scanner, limits):
         pool.join()
 
 
-def _start(scanner_class, settings) -> None:
+def _start(scanner_class, context) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # no hash thread: with a worker per core, it only takes turns with the other workers
     # (measured: see benchmarks/audit_benchmark.py --ablations, no-hash-thread)
-    _worker = scanner_class(settings, Scrubber(), threaded=False)
+    _worker = scanner_class(context, Scrubber(), threaded=False)
 
 
 def _work(job):

@@ -1,21 +1,31 @@
-"""Run an audit: read the source (`sources`), then resolve it into a report (`assembly`)."""
+"""The audit's typed entry point: `run` reads a source (`scan.collector`), resolves it into
+findings (`scan.assembly`) and returns a `findings.Report`."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import allowlist, assembly, dockerfile
-from . import canaries as canaries_module
+from .detect import canaries as canaries_module
+from .detect.redaction import Scrubber
 from .errors import AuditError
-from .layouts import resolve
-from .readers import FileReader
-from .redaction import Scrubber
-from .report import Report
-from .sources import BlobScanner, Collector, Limits, Settings, stdin_reader
+from .findings import Report
+from .image.layouts import resolve
+from .image.readers import FileReader, stdin_reader
+from .rules import allowlist
+from .scan import assembly, dockerfile
+from .scan.blobs import BlobScanner, ScanContext
+from .scan.collector import Collector
+from .scan.limits import Limits
 
-__all__ = ["Limits", "looks_like_path", "run"]
+# Saves an image reference to an archive for the time of the ``with`` block: the caller's (an
+# engine's ``save``); the audit itself knows no engine.
+SaveReference = Callable[[str], contextlib.AbstractContextManager[str | os.PathLike]]
+
+__all__ = ["Limits", "SaveReference", "looks_like_path", "run"]
 
 POLICY_STRICT = {
     "pattern_rules_scope": "strict (everywhere)",
@@ -47,13 +57,16 @@ def run(
     display_name: str | None = None,
     dockerfile_path: str | None = None,
     progress=None,
+    save_reference: SaveReference | None = None,
 ) -> Report:
     """Audit ``source`` for the given canaries and the rules; see the package docstring.
 
     ``notes`` (secret-free, e.g. from `canaries.from_sources`) are added to the report's;
     ``display_name`` is how the report names the source (default: ``source``);
     ``dockerfile_path`` the Dockerfile the image was built from (findings point at its
-    instructions); ``progress`` a `progress.Progress` (or None)."""
+    instructions); ``progress`` a `render.progress.Progress` (or None); ``save_reference``
+    saves a ``source`` that names no file or directory (an image reference) to an archive,
+    which is then audited (without it, such a source is refused)."""
     limits = limits or Limits()
     items = [
         c if isinstance(c, canaries_module.Canary) else canaries_module.Canary(f"canary #{i}", c)
@@ -65,12 +78,12 @@ def run(
         entries += allowlist.load(allow_list)
     instructions = dockerfile.read(dockerfile_path) if dockerfile_path else None
     scrub = Scrubber()
-    settings = Settings(canary_set, strict, limits, time.monotonic() + limits.max_seconds)
-    scanner = BlobScanner(settings, scrub)
+    context = ScanContext(canary_set, strict, limits, time.monotonic() + limits.max_seconds)
+    scanner = BlobScanner(context, scrub)
     scanner.progress = progress
     collector = Collector(scanner, limits)
     try:
-        shown = _read(collector, source)
+        shown = _read(collector, source, save_reference)
     finally:
         scanner.close()
         if progress is not None:
@@ -98,7 +111,7 @@ def run(
     return report
 
 
-def _read(collector: Collector, source: str) -> str:
+def _read(collector: Collector, source: str, save_reference: SaveReference | None) -> str:
     """Read the source into the collector; how the report names it by default."""
     if source == "-":
         collector.read_archive(stdin_reader(), "the archive on standard input")
@@ -120,7 +133,7 @@ def _read(collector: Collector, source: str) -> str:
             "not tried as an image reference)."
         )
     else:
-        _read_reference(collector, source)
+        _read_reference(collector, source, save_reference)
         return source
     collector.finish_jobs()
     return source
@@ -148,22 +161,23 @@ def looks_like_path(source: str) -> bool:
     )
 
 
-def _read_reference(collector: Collector, reference: str) -> None:
-    try:
-        from image_tasks import engines
-        from image_tasks.errors import TaskError
-    except ImportError:
+def _read_reference(
+    collector: Collector, reference: str, save_reference: SaveReference | None
+) -> None:
+    if save_reference is None:
         raise AuditError(
-            f"{reference!r} is not a file or directory, and image references cannot be "
-            "resolved here (image_tasks.engines is unavailable). Save the image first: docker "
-            "save IMAGE -o image.tar, then audit image.tar."
-        ) from None
-    try:
-        with engines.saved_archive(reference) as path, open(path, "rb", buffering=0) as handle:
-            what = f"the saved image {reference!r}"
-            collector.read_archive(FileReader(handle.fileno()), what, str(path))
-            collector.finish_jobs()
-    except TaskError as exc:
-        raise AuditError(str(exc)) from None
-    except OSError as exc:
-        raise AuditError(f"cannot read the saved image {reference!r} ({exc.strerror}).") from None
+            f"{reference!r} is not a file or directory. The audit reads saved images: save it "
+            f"first ('docker save {reference} -o image.tar', or 'podman save --format "
+            f"oci-archive -o image.tar {reference}') and audit image.tar, or run the project's "
+            "audit task (nox -s audit), which saves the image it builds and records the verdict."
+        )
+    with save_reference(reference) as path:
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                what = f"the saved image {reference!r}"
+                collector.read_archive(FileReader(handle.fileno()), what, os.fspath(path))
+                collector.finish_jobs()
+        except OSError as exc:
+            raise AuditError(
+                f"cannot read the saved image {reference!r} ({exc.strerror})."
+            ) from None

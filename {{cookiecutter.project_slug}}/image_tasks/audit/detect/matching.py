@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ..findings import Finding
+from ..image.tar import printable
+from ..rules.catalog import PATTERN_RULES, Rule
+from ..rules.placeholders import is_placeholder
 from . import redaction, search
-from .archive import printable
 from .canaries import CanarySet
-from .report import Finding
-from .rules import PATTERN_RULES, Rule, is_placeholder
 from .search import Term
 
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
-from . import redaction
-from .archive import printable
-from .matching import Matcher
-from .report import Finding
-from .rules import NOT_SECRET_NAME, SECRET_NAME, is_placeholder
+from ..detect import redaction
+from ..detect.matching import Matcher
+from ..findings import Finding
+from ..image.tar import printable
+from ..rules.placeholders import is_placeholder
+from ..rules.variables import NOT_SECRET_NAME, SECRET_NAME
 
 KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
 

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .errors import AuditError, read_text
+from ..errors import AuditError, read_text
 
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<-?\s*([\"']?)([A-Za-z0-9_]+)\1")

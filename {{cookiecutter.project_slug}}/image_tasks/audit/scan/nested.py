@@ -23,13 +23,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
-from .archive import TarStream
-from .compression import gzip_inflate, looks_like_tar
-from .errors import AuditError
-from .filescan import FileScan
-from .readers import BytesReader, PeekReader, Reader
-from .report import Finding
-from .rules import in_package_tree
+from ..errors import AuditError
+from ..findings import Finding
+from ..image.compression import gzip_inflate, looks_like_tar
+from ..image.readers import BytesReader, PeekReader, Reader
+from ..image.tar import TarStream
+from ..rules.scope import in_package_tree
+from .file import FileScan
 
 MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
 MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
@@ -128,7 +128,7 @@ def unaffordable(layer, path: str, kind: str, head, size: int) -> bool:
 
 def open_archive(layer, scan: FileScan, kind: str) -> Opened:
     """Open the nested archive whose stored bytes ``scan`` just read (its head: all of it up
-    to `MAX_ARCHIVE`); ``layer`` is the `layerscan.LayerScan` it lies in."""
+    to `MAX_ARCHIVE`); ``layer`` is the `layer.LayerScan` it lies in."""
     opened = Opened()
     data = scan.head
     if scan.size > MAX_ARCHIVE:
@@ -161,7 +161,7 @@ def open_archive(layer, scan: FileScan, kind: str) -> Opened:
 
 def _stream(below, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
     """A decompressed stream: a tar (scanned member by member) or a single file; ``below``:
-    the `layerscan.LayerScan` of what is inside the archive (one level down)."""
+    the `layer.LayerScan` of what is inside the archive (one level down)."""
     peek = PeekReader(reader, 512)
     if _is_tar(peek.head):
         inner = below
@@ -195,7 +195,7 @@ def _is_tar(head: bytes) -> bool:
 
 def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
     """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece; it
-    lies in ``layer``, the `layerscan.LayerScan` one level below the archive."""
+    lies in ``layer``, the `layer.LayerScan` one level below the archive."""
     kind = kind_of(path, layer.depth, size)
     scan = FileScan(layer.m, path, size, layer.blob, keep=keep(kind, size))
     try:

@@ -21,8 +21,8 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
-from .archive import normalise, printable
-from .report import Finding
+from ..findings import Finding
+from ..image.tar import normalise, printable
 
 RECORD_LIMIT = 16 << 20  # a record file larger than this is read no further (noted)
 _DIST_RECORD = re.compile(r"(?:^|/)[^/]+\.dist-info/RECORD$")

@@ -14,10 +14,10 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from . import redaction
-from .canaries import DUMMY_PASSWORDS, parse_netrc
-from .report import Finding
-from .rules import FILE_RULES, Rule, is_unfilled
+from ..findings import Finding
+from ..rules.catalog import FILE_RULES, Rule
+from ..rules.placeholders import is_unfilled
+from . import netrc, redaction
 
 COLLECT_LIMIT = 1 << 20  # the head of a credential file that is read for its fields
 
@@ -89,7 +89,7 @@ def secret_fields(rule: Rule, data: bytes) -> list[Field] | None:
 
 def _netrc_fields(data: bytes) -> list[Field] | None:
     text = data.decode("utf-8", "surrogateescape")
-    entries = parse_netrc(text)
+    entries = netrc.parse(text)
     if not entries:
         body = [line for line in text.splitlines() if line.strip() and line.lstrip()[:1] != "#"]
         return None if body else []
@@ -97,7 +97,9 @@ def _netrc_fields(data: bytes) -> list[Field] | None:
     for entry in entries:
         if entry.password is not None:
             values.append(entry.password)
-        dummy = entry.password is None or (entry.password and entry.password in DUMMY_PASSWORDS)
+        dummy = entry.password is None or (
+            entry.password and entry.password in netrc.DUMMY_PASSWORDS
+        )
         if entry.login and dummy:
             values.append(entry.login)  # a login that stands in for a token
     fields = []

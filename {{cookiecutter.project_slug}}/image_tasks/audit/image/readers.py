@@ -15,6 +15,7 @@ import collections
 import hashlib
 import os
 import queue
+import sys
 import threading
 
 ASYNC_HASH_MIN = 1 << 16
@@ -215,3 +216,18 @@ class PeekReader(Reader):
             self._offset += n
             return n
         return self.upstream.readinto(view)
+
+
+class StreamReader(Reader):
+    """A `Reader` over a binary file object (standard input)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def readinto(self, view) -> int:
+        return self.stream.readinto(view) or 0
+
+
+def stdin_reader() -> StreamReader:
+    stream = sys.stdin.buffer
+    return StreamReader(getattr(stream, "raw", stream))

@@ -22,8 +22,8 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
-from .errors import AuditError, read_text
-from .rules import RULES_BY_ID
+from ..errors import AuditError, read_text
+from .catalog import RULES_BY_ID
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from .errors import AuditError
+from ..errors import AuditError
 
 INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
