@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         text = render(report, args.format)
         if args.output:
             write_report(args.output, text)
-            print(scrub(report.verdict), file=sys.stderr)
+            print(scrub(report.summary), file=sys.stderr)
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
