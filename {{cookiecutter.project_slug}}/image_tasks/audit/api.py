@@ -90,8 +90,13 @@ def run(
     scanner = BlobScanner(context, scrub)
     scanner.progress = progress
     collector = Collector(scanner, limits)
+    shown = source
     try:
         shown = _read(collector, source, save_reference)
+    except AuditError as exc:  # a canary found already outweighs what went wrong after it
+        if not collector.witnessed():
+            raise
+        collector.broken.append(str(exc))
     finally:
         scanner.close()
         if progress is not None:
@@ -106,6 +111,11 @@ def run(
             f"{label} is shorter than {canaries_module.MIN_CANARY} characters; not searched"
         )
     report.notes[:0] = [n for n in notes if n not in report.notes]
+    for problem in collector.broken:
+        report.notes.append(
+            f"could not be read as an image ({problem.rstrip('.')}); the canaries were found in "
+            "its bytes all the same"
+        )
     found = assembly.findings(scanner.matcher, collector.blobs, layout, report, instructions)
     found += collector.outer
     for f in found:  # every secret seen is known by now: scrub what the API hands out
@@ -154,12 +164,18 @@ def _read(collector: Collector, source: str, save_reference: SaveReference | Non
 
 def _resolve(collector: Collector) -> Layout:
     """The images of the source, checked; an empty layout when the deadline stopped the
-    reading before the images could be known (its gap says so)."""
+    reading before the images could be known (its gap says so), or when the source is no
+    sound image but holds a canary (a leak whatever else is wrong: the error is a note)."""
+    if collector.broken:
+        return Layout()
     try:
         layout = resolve(collector.jsons, set(collector.blobs), collector.links)
         assembly.verify(collector.blobs, layout)
     except AuditError as exc:
         if collector.gaps:
+            return Layout()
+        if collector.witnessed():
+            collector.broken.append(str(exc))
             return Layout()
         if collector.unterminated:
             raise AuditError(

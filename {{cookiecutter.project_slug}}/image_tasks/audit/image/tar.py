@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import AuditError
+from ..errors import AuditError, Stopped
 from .readers import Reader
 
 BLOCK = 512
@@ -192,7 +192,8 @@ class TarStream(Reader):
     """Iterate over the members of a tar read from ``upstream`` (a `Reader`; never seeks
     except through ``upstream.skip``, which a plain file does with lseek).
 
-    ``what`` names the stream in error messages.  ``max_bytes`` bounds how much is read.  As a
+    ``what`` names the stream in error messages.  ``max_bytes`` bounds how much is read (past
+    it: `errors.Stopped`, an incomplete verdict).  As a
     `Reader`, it reads the current member's data (for nested readers: decompressors, tars).
     """
 
@@ -281,10 +282,9 @@ class TarStream(Reader):
 
     def _check_bound(self) -> None:
         if self.max_bytes is not None and self.consumed + self.end > self.max_bytes:
-            raise AuditError(
-                f"{self.what} expands to more than {self.max_bytes} bytes, the limit set for "
-                "it; it looks like a decompression bomb. Raise the limit only if the image is "
-                "genuinely that large."
+            raise Stopped(
+                f"expands past {self.max_bytes} bytes, its limit (a decompression bomb?); read "
+                f"to byte {self.consumed + self.end}"
             )
 
     def _truncated(self) -> AuditError:

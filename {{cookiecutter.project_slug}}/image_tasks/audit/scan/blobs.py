@@ -7,6 +7,7 @@ anything else is scanned as an opaque file.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from ..detect.canaries import CanarySet
 from ..detect.matching import Matcher
 from ..detect.redaction import Scrubber
 from ..detect.stream_search import StreamSearch, plane_findings
-from ..errors import AuditError, OutOfTime
+from ..errors import AuditError, OutOfTime, Stopped
 from ..findings import Finding, Gap
 from ..image.compression import CorruptStream, compression_of, open_layer
 from ..image.readers import (
@@ -49,6 +50,15 @@ class Blob:
     doc: object = None  # the parsed JSON document (kind "json")
     raw: dict[int, Finding] = field(default_factory=dict)  # a document's canaries, as bytes
     secrets: list[str] = field(default_factory=list)  # what its scan taught the scrubber
+    broken: str | None = None  # why it could not be read as what it is (it holds a canary)
+
+    def canary_findings(self) -> list[Finding]:
+        """The canary findings its scan made (before any image is known)."""
+        found = self.findings + (self.result.findings if self.result else [])
+        return [f for f in found if f.rule == "canary"] + list(self.raw.values())
+
+    def witnessed(self) -> bool:
+        return bool(self.canary_findings())
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,11 @@ class BlobScanner:
             self.hasher.close()
 
     def scan_blob(self, name: str, reader: Reader, size: int) -> Blob:
-        """Classify, hash and scan one blob of ``size`` bytes read from ``reader``."""
+        """Classify, hash and scan one blob of ``size`` bytes read from ``reader``.
+
+        A blob that cannot be read as what it is (a corrupt layer, a JSON document with a key
+        twice) raises `AuditError`, unless its bytes hold a canary: a leak needs one witness,
+        whatever else is wrong, so the blob is returned with the error in `Blob.broken`."""
         limits = self.limits
         blob = Blob(name, size)
         known = set(self.scrub.secrets)
@@ -103,6 +117,11 @@ class BlobScanner:
         except OutOfTime as exc:
             hashing.barrier()
             blob.gaps.append(Gap(f"<blob {printable(name)}>", exc.reason, name))
+        except AuditError as exc:
+            hashing.barrier()
+            if not blob.witnessed():
+                raise
+            blob.broken = str(exc)
         blob.secrets = sorted(self.scrub.secrets - known)
         return blob
 
@@ -118,6 +137,7 @@ class BlobScanner:
             peek = TapReader(peek, stored)
             diff = HashTap()
             taps.append(diff)
+        stream = None
         try:
             reader, blob.compression = open_layer(PeekReader(peek, 1024), what)
             if blob.compression == "none":
@@ -131,24 +151,39 @@ class BlobScanner:
             )
             if self.progress is not None:
                 scan.progress = self.progress.advance
+            bombed = False
             try:
-                blob.result = scan.scan(stream)
-            except OutOfTime as exc:  # what was read stands; the rest is a gap
-                blob.result = scan.result
-                blob.result.gaps.append(
-                    Gap("<layer>", f"{exc.reason} (read to byte {stream.offset})", blob.name)
-                )
-        except CorruptStream as exc:
-            raise AuditError(f"{exc} Save the image again.") from None
+                scan.scan(stream)
+            except OutOfTime:
+                raise
+            except Stopped as exc:  # a bomb: what was read stands; the rest is a gap
+                scan.result.gaps.append(Gap("<layer>", exc.reason, blob.name))
+                bombed = True
+        except AuditError as exc:  # (CorruptStream too): every byte left, through the planes
+            if stream is not None:
+                with contextlib.suppress(AuditError):
+                    stream.finish(scan.tick)
+                scan.result.findings += scan.hits.end(stream)[0]
+            if stored is not None:
+                with contextlib.suppress(AuditError):
+                    _drain(peek, self.context.deadline)
+                self._stored(blob, stored)
+            if isinstance(exc, CorruptStream):
+                raise AuditError(f"{exc} Save the image again.") from None
+            raise
         if stored is not None:
             _drain(peek, self.context.deadline)  # (anything after the compressed stream's end)
-            blob.result.findings += plane_findings(
-                self.matcher.needles, stored, "<layer>", 0, stored.offset,
-                "the layer's bytes as stored (compressed)", "stored", blob.name,
-            )  # fmt: skip
-            blob.diff_id = diff.sha256.hexdigest()
+            self._stored(blob, stored)
+            if not bombed:  # (else it is unknown: the gap stands instead of the check)
+                blob.diff_id = diff.sha256.hexdigest()
         if self.progress is not None:
             self.progress.layer_done(blob.size)
+
+    def _stored(self, blob: Blob, stored: StreamSearch) -> None:
+        blob.result.findings += plane_findings(
+            self.matcher.needles, stored, "<layer>", 0, stored.offset,
+            "the layer's bytes as stored (compressed)", "stored", blob.name,
+        )  # fmt: skip
 
     def _json_or_file(self, blob: Blob, peek: PeekReader) -> None:
         data = bytearray()
@@ -157,13 +192,7 @@ class BlobScanner:
         while n := peek.readinto(view):
             peek.barrier()  # (the chunk is reused)
             data += view[:n]
-        try:
-            doc = documents.parse(bytes(data), printable(blob.name))
-        except documents.NotJson:
-            self._file(blob, PeekReader(BytesReader(data), 0), len(data))
-            return
-        blob.doc, blob.kind = doc, "json"
-        plane = StreamSearch(self.matcher.needles)
+        plane = StreamSearch(self.matcher.needles)  # (its bytes first: a witness beats an error)
         plane.feed(data, 0, len(data))
         needles = self.matcher.needles
         for hit in plane.take(len(data)):
@@ -171,6 +200,13 @@ class BlobScanner:
             if canary not in blob.raw:
                 where = "the document's bytes"
                 blob.raw[canary] = needles.finding(hit, "", 0, len(data), where, "document", None)
+        try:
+            doc = documents.parse(bytes(data), printable(blob.name))
+        except documents.NotJson:
+            blob.raw.clear()  # (searched as a file instead)
+            self._file(blob, PeekReader(BytesReader(data), 0), len(data))
+            return
+        blob.doc, blob.kind = doc, "json"
 
     def _file(self, blob: Blob, reader: Reader, size: int) -> None:
         scan = FileScan(self.matcher, blob.name, size, blob.name, own_plane=True)

@@ -13,13 +13,14 @@ compressed archive), are read here in order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..detect.stream_search import StreamSearch, plane_findings
-from ..errors import AuditError, OutOfTime
+from ..errors import AuditError, OutOfTime, Stopped
 from ..findings import Finding, Gap
 from ..image.compression import CorruptStream, compression_of, open_layer
 from ..image.layouts import link_target
@@ -57,6 +58,7 @@ class Collector:
         self.links: dict[str, str] = {}
         self.outer: list[Finding] = []  # from the archive's own bytes and pax records
         self.gaps: list[Gap] = []  # what the deadline left unread
+        self.broken: list[str] = []  # errors a canary found all the same outweighs
         self.unterminated = False
         self.jobs: list[Job] = []
 
@@ -68,7 +70,15 @@ class Collector:
         if time.monotonic() > self.scanner.context.deadline:
             raise OutOfTime(f"the audit's time limit ({self.limits.max_seconds:.0f} s) passed")
 
+    def witnessed(self) -> bool:
+        """Has a canary been found anywhere yet?"""
+        return any(f.rule == "canary" for f in self.outer) or any(
+            blob.witnessed() for blob in self.blobs.values()
+        )
+
     def add(self, blob: Blob) -> None:
+        if blob.broken:
+            self.broken.append(blob.broken)
         for secret in blob.secrets:
             self.scanner.scrub.add(secret)
         self.blobs[blob.name] = blob
@@ -95,18 +105,33 @@ class Collector:
             raise AuditError(f"{exc} Save the image again.") from None
         seekable = reader is peek and path is not None and isinstance(raw, FileReader)
         hits = HitNamer(matcher, "<archive>", None, data_elsewhere=True)
-        outer = TarStream(reader, what, max_members=self.limits.max_blobs, taps=[hits.plane])
+        limits = self.limits
+        bound = None
+        if stored is not None and isinstance(raw, FileReader):  # (a compressed archive file)
+            size = os.fstat(raw.fd).st_size
+            bound = min(limits.layer_cap, max(limits.layer_floor, limits.layer_ratio * size))
+        outer = TarStream(
+            reader, what, max_bytes=bound, max_members=limits.max_blobs, taps=[hits.plane]
+        )
         names: set[str] = set()
         try:
             self._walk(outer, hits, names, path if seekable else None)
             outer.finish(self.check_time)
-        except OutOfTime as exc:
+        except Stopped as exc:  # (the deadline, a bomb)
             self.gaps.append(Gap("<archive>", f"{exc.reason}; read to byte {outer.offset}"))
+            self.outer += hits.end(outer)[0]
             return
-        except CorruptStream as exc:
-            raise AuditError(f"{exc} Save the image again.") from None
-        hits.end(outer)
-        self.outer += hits.findings
+        except AuditError as exc:  # every byte left, through the plane: a witness beats it
+            with contextlib.suppress(AuditError):
+                outer.finish(self.check_time)
+            self.outer += hits.end(outer)[0]
+            if not self.witnessed():
+                if isinstance(exc, CorruptStream):
+                    raise AuditError(f"{exc} Save the image again.") from None
+                raise
+            self.broken.append(str(exc))
+            return
+        self.outer += hits.end(outer)[0]
         if stored is not None:
             _drain_raw(peek)
             self.outer += plane_findings(

@@ -112,13 +112,16 @@ class HitNamer:
         self.span = _Span(shown, member.header_offset, member.data_offset, end, set(), set())
         return self.span
 
-    def end(self, stream: TarStream) -> list[str]:
-        """The stream was read to its end (`TarStream.finish`): every hit left is named;
-        the notes to add."""
-        self._name(stream.offset, stream.end_offset)
+    def end(self, stream: TarStream) -> tuple[list[Finding], list[str]]:
+        """Every hit the plane holds is named (after `TarStream.finish`: the stream read to
+        its end; else, after an error, as far as it was read): the findings named since the
+        last call, and the notes to add."""
+        self._name(self.plane.offset, stream.end_offset)
+        found, self.findings = self.findings, []
         if self.plane.dropped:
-            return [f"{self.stream_path}: {self.plane.dropped} more canary hit(s) than are listed"]
-        return []
+            note = f"{self.stream_path}: {self.plane.dropped} more canary hit(s) than are listed"
+            return found, [note]
+        return found, []
 
     def _name(self, upto: int, marker: int | None = None) -> None:
         """Name the hits before ``upto`` (the next member's first header, or the end of the
@@ -202,6 +205,24 @@ class LayerScan:
             raise OutOfTime("the audit's time limit passed before it was read to its end")
 
     def scan(self, stream: TarStream) -> LayerResult:
+        try:
+            self._members(stream)
+            stream.finish(self.tick)
+        finally:  # (after an error too: the hits read so far are witnesses)
+            found, notes = self.hits.end(stream)
+            self.result.findings += found
+            self.result.notes += notes
+        if not self.depth:  # the files this layer's own records list: settled here
+            result = self.result
+            found, result.candidates, result.tree = ownership.settle_own(
+                result.candidates, result.tree, result.owned
+            )
+            for f in found:
+                f.blob = self.blob
+            result.findings += found
+        return self.result
+
+    def _members(self, stream: TarStream) -> None:
         small = min(len(stream.buf), SMALL)
         for member in stream:
             if not member.index & 1023:
@@ -220,18 +241,6 @@ class LayerScan:
                 self.result.bytes += member.size
                 if member.size:
                     self._file(member, stream, small)
-        stream.finish(self.tick)
-        self.result.notes += self.hits.end(stream)
-        self.result.findings += self.hits.findings
-        if not self.depth:  # the files this layer's own records list: settled here
-            result = self.result
-            found, result.candidates, result.tree = ownership.settle_own(
-                result.candidates, result.tree, result.owned
-            )
-            for f in found:
-                f.blob = self.blob
-            result.findings += found
-        return self.result
 
     def _stream_path(self) -> str:
         return "/" + printable(self.prefix[:-2]) if self.prefix else "<layer>"
