@@ -90,6 +90,10 @@ class Collector:
         peek = PeekReader(raw, 1024)
         kind = compression_of(peek.head)
         if kind is None:
+            self._witness(peek)
+            if self.witnessed():
+                self.broken.append(f"{what} is not a tar archive")
+                return
             raise AuditError(
                 f"{what} is not a tar archive (nor a compressed one); give a docker-archive, an "
                 "OCI archive or layout directory."
@@ -141,6 +145,16 @@ class Collector:
         if not names:
             raise AuditError(f"{what} is an empty tar archive; there is no image in it.")
         self.unterminated = not outer.clean_end
+
+    def _witness(self, reader: Reader) -> None:
+        """Search bytes that are no archive for the canaries all the same: a witness makes
+        the error a note (`broken`) and the verdict a leak."""
+        plane = StreamSearch(self.scanner.matcher.needles)
+        _drain_raw(TapReader(reader, plane))
+        where = "the input's bytes (not an archive)"
+        self.outer += plane_findings(
+            self.scanner.matcher.needles, plane, "<archive>", 0, plane.offset, where, "stream", None
+        )
 
     def _walk(self, outer: TarStream, hits: HitNamer, names: set[str], path: str | None):
         """The members of the archive: blobs scanned here or queued for the workers (from the
