@@ -117,7 +117,8 @@ def gzip_with_header(data: bytes, *, name: bytes = b"", comment: bytes = b"", ex
 
 
 def test_in_a_gzip_layers_header_fields(tmp_path):
-    for fields in ({"name": SECRET}, {"comment": SECRET}, {"extra": b"AB" + struct.pack("<H", 21) + SECRET}):
+    subfield = b"AB" + struct.pack("<H", len(SECRET)) + SECRET
+    for fields in ({"name": SECRET}, {"comment": SECRET}, {"extra": subfield}):
         packed = gzip_with_header(CLEAN, **fields)
         assert gzip.decompress(packed) == CLEAN
         report = verdict(tmp_path, oci_with_blob(packed, CLEAN))
@@ -315,8 +316,10 @@ def test_the_password_inserted_anywhere_in_a_layer_stream_is_found(tmp_path, see
     stream = small_layer(seed)
     k = int(at * len(stream))
     stream = stream[:k] + SECRET + stream[k:]  # whatever structure it breaks
-    data = oci_archive(Image(layers=[stream]), how) if how == "gzip" else docker_oci(
-        Image(layers=[stream])
+    data = (
+        oci_archive(Image(layers=[stream]), how)
+        if how == "gzip"
+        else docker_oci(Image(layers=[stream]))
     )
     report = verdict(tmp_path, data)
     assert report.exit_code == 1, (k, len(stream))

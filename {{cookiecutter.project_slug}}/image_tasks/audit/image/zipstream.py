@@ -20,7 +20,8 @@ import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .compression import CorruptStream, Decompressing
+from ..errors import CorruptStream
+from .compression import Decompressing
 from .readers import Reader
 
 LOCAL = b"PK\x03\x04"
@@ -31,7 +32,8 @@ LOCATOR64 = b"PK\x06\x07"
 DESCRIPTOR = b"PK\x07\x08"
 METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
 MAX_ENTRIES = 1 << 20
-CHUNK = 1 << 16
+CHUNK = 1 << 18
+SMALL = 1 << 18  # an entry stored in no more bytes than this is read whole (`ZipEntry.stored`)
 U32 = 0xFFFFFFFF
 
 
@@ -62,19 +64,31 @@ def _zip64(extra: bytes, wanted: list[bool]) -> list[int | None]:
 
 
 class _Source(Reader):
-    """The archive's bytes, read in exact amounts, with bytes handed back (`unread`)."""
+    """The archive's bytes, read from upstream in large chunks (a header is tens of bytes: one
+    upstream call each would cost more than the bytes), in exact amounts, with bytes handed
+    back (`unread`)."""
 
     def __init__(self, upstream: Reader) -> None:
         self.upstream = upstream
-        self.ahead = b""
+        self.ahead = b""  # read from upstream, not yet handed out
+        self.at = 0  # where in ``ahead`` the next byte is
         self.pos = 0  # offset in the archive of the next byte
+        self.chunk = bytearray(CHUNK)
+        self.view = memoryview(self.chunk)
+
+    def _more(self) -> bool:
+        n = self.upstream.readinto(self.view)
+        self.upstream.barrier()
+        self.ahead, self.at = self.ahead[self.at :] + bytes(self.view[:n]), 0
+        return n > 0
 
     def readinto(self, view) -> int:
-        if self.ahead:
-            n = min(len(view), len(self.ahead))
-            view[:n] = self.ahead[:n]
-            self.ahead = self.ahead[n:]
-        else:
+        left = len(self.ahead) - self.at
+        if left:
+            n = min(len(view), left)
+            view[:n] = self.ahead[self.at : self.at + n]
+            self.at += n
+        else:  # (a large read: straight from upstream)
             n = self.upstream.readinto(view)
         self.pos += n
         return n
@@ -84,29 +98,25 @@ class _Source(Reader):
 
     def read(self, n: int) -> bytes:
         """``n`` bytes, fewer only where the archive ends."""
-        out = bytearray(n)
-        view = memoryview(out)
-        got = 0
-        while got < n:
-            k = self.readinto(view[got:])
-            if not k:
-                break
-            got += k
-        self.upstream.barrier()
-        return bytes(out[:got])
+        while len(self.ahead) - self.at < n and self._more():
+            pass
+        out = self.ahead[self.at : self.at + n]
+        self.at += len(out)
+        self.pos += len(out)
+        return out
 
     def unread(self, data: bytes) -> None:
-        self.ahead = data + self.ahead
+        self.ahead, self.at = data + self.ahead[self.at :], 0
         self.pos -= len(data)
 
     def skip(self, n: int) -> int:
-        scratch = memoryview(bytearray(min(n, CHUNK) or 1))
         left = n
         while left:
-            k = self.readinto(scratch[: min(left, len(scratch))])
-            if not k:
+            if self.at == len(self.ahead) and not self._more():
                 break
-            self.upstream.barrier()
+            k = min(left, len(self.ahead) - self.at)
+            self.at += k
+            self.pos += k
             left -= k
         return n - left
 
@@ -154,8 +164,10 @@ class ZipEntry:
     name: str
     offset: int  # of its local header, in the archive
     size: int | None  # uncompressed, when the header says it
-    reader: Reader | None  # its data; None when it cannot be read (`problem` says why)
-    problem: str | None = None
+    reader: Reader | None  # its data; None when it cannot be read, or when it is `stored`
+    problem: str | None = None  # why it cannot be read
+    stored: bytes | None = None  # a small entry's data as stored, read whole...
+    method: int = 0  # ...and how: 0 stored, 8 deflate
 
 
 @dataclass
@@ -178,6 +190,7 @@ class ZipStream:
         self.unmet: list[str] = []
         self.notes: list[str] = []
         self._entry = None  # (reader, decoder, flags, zip64, offset, name, crc, data start)
+        self.scratch = memoryview(bytearray(CHUNK))  # (what is left of an entry, read into)
         self.src.skip(prefix)
 
     def __iter__(self) -> Iterator[ZipEntry]:
@@ -233,6 +246,10 @@ class ZipStream:
             src.skip(csize)
             self.met[at] = _Met(name, crc, csize)
             return ZipEntry(text, at, usize, None, problem)
+        if described and method in (0, 8) and csize <= SMALL:
+            stored = src.read(csize)
+            self.met[at] = _Met(name, crc, csize)
+            return ZipEntry(text, at, usize, None, stored=stored, method=method)
         limited = _Limited(src, csize) if described else src
         what = f"{self.what}, entry {text!r}"
         if method == 0:
@@ -266,7 +283,7 @@ class ZipStream:
         counting, decoder, limited, described, zip64, at, name, crc, csize, start = self._entry
         self._entry = None
         src = self.src
-        scratch = memoryview(bytearray(CHUNK))
+        scratch = self.scratch
         try:
             while counting.readinto(scratch):
                 counting.barrier()

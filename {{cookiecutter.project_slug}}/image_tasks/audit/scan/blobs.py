@@ -15,9 +15,9 @@ from ..detect.canaries import CanarySet
 from ..detect.matching import Matcher
 from ..detect.redaction import Scrubber
 from ..detect.stream_search import StreamSearch, plane_findings
-from ..errors import AuditError, OutOfTime, Stopped
+from ..errors import AuditError, CorruptStream, OutOfTime, Stopped
 from ..findings import Finding, Gap
-from ..image.compression import CorruptStream, compression_of, open_layer
+from ..image.compression import compression_of, open_layer
 from ..image.readers import (
     BytesReader,
     Hasher,
@@ -130,7 +130,7 @@ class BlobScanner:
         what = f"the layer blob {printable(blob.name)!r}"
         scan = LayerScan(self.matcher, blob.name, deadline=self.context.deadline)
         blob.kind, blob.result = "layer", scan.result
-        taps = [scan.plane]
+        taps = [scan.search]
         stored = None
         if compression_of(peek.head) != "none":  # its bytes as stored: a plane of their own
             stored = StreamSearch(self.matcher.needles)

@@ -26,23 +26,25 @@ reader gets: that is a note, not a gap.
 from __future__ import annotations
 
 import contextlib
+import zlib
 from dataclasses import dataclass, field
 
-from ..errors import AuditError, Stopped
+from ..detect import credfiles
+from ..errors import AuditError, CorruptStream, NoDecoder, Stopped
 from ..findings import Finding, Gap
 from ..image import ar
 from ..image.compression import (
     XZ_MAGIC,
     ZSTD_MAGIC,
-    CorruptStream,
-    NoDecoder,
+    Decompressing,
     decompressed,
+    gzip_inflate,
     is_zstd_skippable,
 )
-from ..image.readers import PeekReader, Reader
+from ..image.readers import BytesReader, PeekReader, Reader
 from ..image.tar import TarStream, checksum_ok, printable
 from ..image.zipstream import DESCRIPTOR, END, LOCAL, ZipError, ZipStream
-from .file import FileScan
+from .file import FileScan, is_text
 
 MAX_LEVELS = 8  # archives within archives: /a.tgz!/b.zip!/c.jar!/... (a layer's files: level 0)
 RATIO = 200
@@ -103,7 +105,7 @@ def detect(head: bytes) -> tuple[str, int] | None:
     if head[257:262] == b"ustar" and checksum_ok(head[:512]):
         return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
     if head[:2] == b"\x1f\x9d" and len(head) > 2 and 9 <= head[2] & 0x1F <= 16:
-        return "unsupported:compress (.Z)", 0
+        return "compress", 0
     for magic, name in UNSUPPORTED.items():
         if head.startswith(magic):
             return f"unsupported:{name}", 0
@@ -218,7 +220,7 @@ def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened:
 def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
     stream = TarStream(
         reader, f"the nested tar /{printable(path)}", buffer_size=NESTED_TAR_BUFFER,
-        taps=[below.plane],
+        taps=[below.search],
     )  # fmt: skip
     try:
         below.scan(stream)
@@ -250,12 +252,23 @@ def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
     archive = ZipStream(reader, f"the nested zip /{printable(path)}", prefix)
     shown = "/" + printable(path)
     inner = 0  # decompressed bytes of all entries
+    batch = Batch(below, opened)
     try:
         for entry in archive:
             inside = path + "!/" + entry.name
-            if entry.reader is None:
+            if entry.problem is not None:
                 opened.gaps.append(Gap("/" + printable(inside), entry.problem, below.blob))
                 continue
+            if entry.stored is not None:  # a small entry: decoded whole, searched in a batch
+                data = _decoded(entry, archive, inner)
+                inner += len(data) if data is not None else 0
+                if data is not None:
+                    batch.add(inside, data)
+                    continue
+                entry.reader = BytesReader(entry.stored)
+                if entry.method == 8:
+                    what = f"the nested zip /{printable(path)}, entry {entry.name!r}"
+                    entry.reader = Decompressing(entry.reader, what, "deflate", single=True)
             bounded = _Bounded(entry.reader, lambda: archive.src.pos, below.tick)
             bounded.out = inner  # (the ratio and the cap are the archive's, over all entries)
             # (a corrupt entry: the zip's reading notes it as it passes over the rest of it)
@@ -265,12 +278,85 @@ def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
     except ZipError as exc:
         reason = f"could not be read in order past byte {archive.src.pos} ({exc}); not read"
         opened.gaps.append(Gap(shown + "!/<the entries after it>", reason, below.blob))
+    finally:
+        batch.flush()
     for note in archive.notes:
         opened.notes.append(f"{shown}: {note}")
     for name in archive.unmet:
         reason = "named by the central directory, where reading the zip in order met no such " \
             "entry (hidden, overlapping, or described otherwise); not read"  # fmt: skip
         opened.gaps.append(Gap(f"{shown}!/{printable(name)}", reason, below.blob))
+
+
+def _decoded(entry, archive: ZipStream, inner: int) -> bytes | None:
+    """A small entry's data, decoded in one call; None when it is not small once decoded (or
+    not whole: corrupt, truncated): then it is read as a stream.  Past the archive's bounds
+    (its ratio, its cap: over all its entries), `Stopped`."""
+    if entry.method == 0:
+        data = entry.stored
+    else:
+        d = gzip_inflate.decompressobj(-15)
+        try:
+            data = d.decompress(entry.stored, Batch.SIZE + 1)
+        except (zlib.error, gzip_inflate.error):
+            return None
+        if not d.eof or len(data) > Batch.SIZE:
+            return None
+    out = inner + len(data)
+    if out > RATIO_FLOOR and out > RATIO * archive.src.pos:
+        raise Stopped(
+            f"expands more than {RATIO} times its stored size (a decompression bomb?); read to "
+            f"byte {out} of its contents"
+        )
+    if out > CAP:
+        raise Stopped(f"expands past {CAP} bytes, the limit for one nested archive")
+    return data
+
+
+class Batch:
+    """Small entries' contents side by side in one buffer, searched once for every term
+    (`matching.Matcher.hits`), as a layer's small members are: most entries (byte code, a
+    wheel's sources) hold no term at all, and cost a few lookups.  An entry with a needle,
+    a pattern's term, a credential-file rule or an archive's magic is then scanned alone."""
+
+    SIZE = 1 << 20
+
+    def __init__(self, ctx, opened: Opened) -> None:
+        self.ctx = ctx
+        self.opened = opened
+        self.buf = bytearray(self.SIZE)
+        self.used = 0
+        self.entries: list[tuple[str, int, int]] = []
+
+    def add(self, path: str, data: bytes) -> None:
+        if self.used + len(data) > self.SIZE:
+            self.flush()
+        s = self.used
+        self.buf[s : s + len(data)] = data
+        self.used += len(data)
+        self.entries.append((path, s, self.used))
+
+    def flush(self) -> None:
+        if not self.entries:
+            return
+        ctx, buf, opened = self.ctx, self.buf, self.opened
+        hits = ctx.m.hits(buf, 0, self.used)
+        for path, s, e in self.entries:
+            found = detect(bytes(buf[s : min(e, s + HEAD)]))
+            needle = hits.any("needle", s, e)
+            pattern = (hits.any("rule", s, e) or hits.any("fragment", s, e)) and is_text(buf, s, e)
+            if not (needle or pattern or found or credfiles.rules_for(path, e - s)):
+                continue
+            scan = FileScan(ctx.m, path, e - s, ctx.blob, own_plane=needle)
+            scan.feed(buf, s, e, None if needle else hits)
+            if found is not None:
+                open_archive(ctx, BytesReader(memoryview(buf)[s:e]), path, found, opened)
+            scan.finish()
+            opened.findings += scan.findings
+            opened.held += scan.held
+            opened.notes += scan.notes
+        self.used = 0
+        self.entries = []
 
 
 def _ar(below, reader: Reader, path: str, opened: Opened) -> None:
