@@ -18,7 +18,8 @@ from the environment or /var/tmp/rayrt/env) and times, in interleaved rounds, ch
 
 With ``--ablations`` it also times the audit without each piece of speed machinery: without
 the ``isal`` inflater (``no-isal``), without ``hyperscan`` (``no-hyperscan``: the stdlib
-search), with large binaries searched by ``bytes.find`` (``needles-by-find``), without worker
+search), with a layer's buffers searched twice (``two-passes``), with every zip entry read as
+a stream (``no-zip-batch``), every small gzip file too (``no-whole-gzip``), without worker
 processes (``one-process``), and in one process without its hash
 thread (``one-process+no-hash-thread``); the workers hash inline (a hash thread there measured
 no gain: the other workers use the cores).
@@ -78,15 +79,22 @@ NO_HASH_THREAD = (
     "blobs.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
-# a binary's pieces searched with bytes.find, not by a hyperscan database of the needles alone
-NEEDLES_BY_FIND = (
-    "from image_tasks.audit.detect import search; engine = search.engine; "
-    "search.engine = lambda t, only=None: engine(t) if only is None else search.StdlibEngine(t)"
+# a layer's buffers searched twice (the needles for the canary plane, then the pattern terms),
+# not once for every term
+TWO_PASSES = (
+    "from image_tasks.audit.scan import layer; layer.BufferSearch.feed = lambda s, b, l, e: "
+    "(setattr(s, 'hits', s.m.hits(b, 0, e)), s.plane.feed(b, l, e))"
 )
+# every zip entry read as a stream, none decoded whole and searched in a batch
+NO_ZIP_BATCH = "from image_tasks.audit.image import zipstream; zipstream.SMALL = -1"
+# every small gzip file read as a stream, not decoded in one call
+NO_WHOLE_GZIP = "from image_tasks.audit.scan import nested; nested._gunzipped = lambda d: None"
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
-    "needles-by-find": NEEDLES_BY_FIND,
+    "two-passes": TWO_PASSES,
+    "no-zip-batch": NO_ZIP_BATCH,
+    "no-whole-gzip": NO_WHOLE_GZIP,
     "one-process": ONE_PROCESS,
     "one-process+no-hash-thread": f"{ONE_PROCESS}; {NO_HASH_THREAD}",
 }

@@ -17,6 +17,7 @@ directory is then looked for further on.
 from __future__ import annotations
 
 import lzma
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ MAX_ENTRIES = 1 << 20
 CHUNK = 1 << 18
 SMALL = 1 << 18  # an entry stored in no more bytes than this is read whole (`ZipEntry.stored`)
 U32 = 0xFFFFFFFF
+
+
+_LOCAL = struct.Struct("<HHHHIIIHH")  # a local header, from its flags
+_CENTRAL = struct.Struct("<IIIHHH8xI")  # a directory entry, from its CRC
 
 
 def _u16(b: bytes, i: int) -> int:
@@ -198,16 +203,18 @@ class ZipStream:
         while True:
             self._finish_entry()
             at = src.pos
-            sig = src.read(4)
+            header = src.read(30)  # (a local header's fixed part, signature included)
+            sig = header[:4]
             if len(sig) < 4:
                 self.notes.append("ends without a central directory (truncated?)")
                 return
             if sig == LOCAL:
-                yield self._local(at)
+                yield self._local(at, header)
             elif sig == DESCRIPTOR and at == 0:
+                src.unread(header[4:])
                 continue  # a spanned archive's marker, then its first entry
             elif sig in (CENTRAL, END, END64):
-                src.unread(sig)
+                src.unread(header)
                 self._directory()
                 return
             else:
@@ -216,15 +223,13 @@ class ZipStream:
                 return
 
     # -- local entries ---------------------------------------------------------------------
-    def _local(self, at: int) -> ZipEntry:
+    def _local(self, at: int, header: bytes) -> ZipEntry:
         src = self.src
-        header = src.read(26)
-        if len(header) < 26:
+        if len(header) < 30:
             raise ZipError("truncated local header")
-        flags, method = _u16(header, 2), _u16(header, 4)
-        crc, csize, usize = _u32(header, 10), _u32(header, 14), _u32(header, 18)
-        name = src.read(_u16(header, 22))
-        extra = src.read(_u16(header, 24))
+        flags, method, _, _, crc, csize, usize, nlen, elen = _LOCAL.unpack_from(header, 6)
+        fields = src.read(nlen + elen)
+        name, extra = fields[:nlen], fields[nlen:]
         zip64 = csize == U32 or usize == U32
         if zip64:
             big_usize, big_csize = _zip64(extra, [usize == U32, csize == U32])
@@ -348,11 +353,9 @@ class ZipStream:
                 fixed = src.read(42)
                 if len(fixed) < 42:
                     break
-                name = src.read(_u16(fixed, 24))
-                extra = src.read(_u16(fixed, 26))
-                src.skip(_u16(fixed, 28))
-                crc, csize, usize = _u32(fixed, 12), _u32(fixed, 16), _u32(fixed, 20)
-                offset = _u32(fixed, 38)
+                crc, csize, usize, nlen, elen, clen, offset = _CENTRAL.unpack_from(fixed, 12)
+                fields = src.read(nlen + elen + clen)
+                name, extra = fields[:nlen], fields[nlen : nlen + elen]
                 big = _zip64(extra, [usize == U32, csize == U32, offset == U32])
                 csize = big[1] if big[1] is not None else csize
                 offset = big[2] if big[2] is not None else offset

@@ -294,7 +294,7 @@ class LayerScan:
         result = self.result
         if member.size <= small:
             buf, s, e = stream.whole()
-            found = nested.detect(bytes(buf[s : min(e, s + nested.HEAD)]))
+            found = nested.detect_in(buf, s, e)
             hits = self.search.hits
             if not (record or found or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
                 # most small files: no pattern term in them and no rule by path; nothing to
@@ -316,8 +316,8 @@ class LayerScan:
         else:  # an archive: its stored bytes to the scan as they are read, its contents opened
             if member.size <= small:
                 scan.feed(buf, s, e, hits)
-                reader = BytesReader(memoryview(buf)[s:e])
-                nested.open_archive(self, reader, path, found, opened)
+                whole = memoryview(buf)[s:e]
+                nested.open_archive(self, BytesReader(whole), path, found, opened, whole)
             else:
                 tee = nested.Tee(stream, scan)
                 nested.open_archive(self, tee, path, found, opened)

@@ -75,9 +75,24 @@ class Opened:
     gaps: list[Gap] = field(default_factory=list)
 
 
+# every format's first byte: most files start with none of them, and are told apart at once
+FIRST_BYTES = frozenset(b"\x1f\x28\xfdBP!J#7R\x04L\xed0" + bytes(range(0x50, 0x60)))
+
+
+def detect_in(buf, s: int, e: int) -> tuple[str, int] | None:
+    """`detect` on ``buf[s:e]``, without copying its head when its first byte rules it out."""
+    if buf[s] not in FIRST_BYTES and buf[s + 257 : s + 262] != b"ustar":
+        return None
+    return detect(bytes(buf[s : min(e, s + HEAD)]))
+
+
 def detect(head: bytes) -> tuple[str, int] | None:
     """``(kind, bytes before the archive)`` of a stream that starts with ``head``, or None:
     not an archive.  A kind "unsupported:NAME" is a format recognised but not opened."""
+    if head[257:262] == b"ustar" and checksum_ok(head[:512]):
+        return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
+    if not head or head[0] not in FIRST_BYTES:
+        return None
     if head[:3] == b"\x1f\x8b\x08":
         return "gzip", 0
     if head[:4] == ZSTD_MAGIC or is_zstd_skippable(head):
@@ -102,8 +117,6 @@ def detect(head: bytes) -> tuple[str, int] | None:
         return "zip", 4  # a jmod: a 4-byte header, then a zip
     if head[:2] == b"#!" and (i := head.find(b"\n" + LOCAL)) > 0:
         return "zip", i + 1  # a zipapp: a #! line, then a zip
-    if head[257:262] == b"ustar" and checksum_ok(head[:512]):
-        return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
     if head[:2] == b"\x1f\x9d" and len(head) > 2 and 9 <= head[2] & 0x1F <= 16:
         return "compress", 0
     for magic, name in UNSUPPORTED.items():
@@ -179,10 +192,13 @@ class Tee(Reader):
             pass
 
 
-def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened: Opened) -> None:
+def open_archive(
+    ctx, reader: Reader, path: str, found: tuple[str, int], opened: Opened, data=None
+) -> None:
     """Read the archive at ``path`` (its kind and prefix: ``found``, from `detect`) from
-    ``reader`` (its stored bytes from the first); ``ctx`` is the `layer.LayerScan` of the stream
-    it lies in.  Findings, notes and gaps go to ``opened``."""
+    ``reader`` (its stored bytes from the first; ``data``: all of them, when they are in
+    memory); ``ctx`` is the `layer.LayerScan` of the stream it lies in.  Findings, notes and
+    gaps go to ``opened``."""
     kind, prefix = found
     shown = "/" + printable(path)
     if kind.startswith("unsupported:"):
@@ -201,6 +217,8 @@ def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened:
             _tar(below, reader, path, opened)
         elif kind == "ar":
             _ar(below, reader, path, opened)
+        elif kind == "gzip" and data is not None and (content := _gunzipped(data)) is not None:
+            _content(below, content, path, opened)  # (small: decoded in one call)
         else:
             _compressed(below, reader, path, kind, opened)
     except NoDecoder as exc:
@@ -231,6 +249,40 @@ def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
         opened.gaps += below.result.gaps
 
 
+def _gunzipped(data) -> bytes | None:
+    """A small gzip file's content, decoded in one call (its members one after the other);
+    None when it is not small once decoded, or not whole: then it is read as a stream."""
+    out = b""
+    rest = data
+    while True:
+        d = gzip_inflate.decompressobj(31)
+        try:
+            out += d.decompress(rest, Batch.SIZE + 1 - len(out))
+        except (zlib.error, gzip_inflate.error):
+            return None
+        if not d.eof or len(out) > Batch.SIZE:
+            return None
+        rest = d.unused_data.lstrip(b"\0")
+        if not rest:
+            return out
+
+
+def _content(below, content: bytes, path: str, opened: Opened) -> None:
+    """A compressed file's content, whole in memory: `_compressed`'s work without streams."""
+    found = detect(content[:HEAD])
+    if found is not None and found[0] == "tar":
+        _tar(below, BytesReader(content), path, opened)
+        return
+    stream(below, None, path + "!/" + _inner_name(path), opened, found, content)
+
+
+def _inner_name(path: str) -> str:
+    """How the content of the compressed file at ``path`` is named: without its suffix."""
+    base = path.rpartition("/")[2].rpartition("!")[2]
+    stem, dot, suffix = base.rpartition(".")
+    return stem if dot and suffix.lower() in ("gz", "tgz", "zst", "xz", "bz2", "z") else base
+
+
 def _compressed(below, reader: Reader, path: str, kind: str, opened: Opened) -> None:
     """A compressed stream: a tar inside is read member by member; anything else is one file,
     named as the stream without its suffix (``/x.gz!/x``)."""
@@ -242,10 +294,7 @@ def _compressed(below, reader: Reader, path: str, kind: str, opened: Opened) -> 
     if found is not None and found[0] == "tar":
         _tar(below, peek, path, opened)
         return
-    base = path.rpartition("/")[2].rpartition("!")[2]
-    stem, dot, suffix = base.rpartition(".")
-    name = stem if dot and suffix.lower() in ("gz", "tgz", "zst", "xz", "bz2", "z") else base
-    stream(below, peek, path + "!/" + name, opened, found)
+    stream(below, peek, path + "!/" + _inner_name(path), opened, found)
 
 
 def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
@@ -342,7 +391,7 @@ class Batch:
         ctx, buf, opened = self.ctx, self.buf, self.opened
         hits = ctx.m.hits(buf, 0, self.used)
         for path, s, e in self.entries:
-            found = detect(bytes(buf[s : min(e, s + HEAD)]))
+            found = detect_in(buf, s, e) if e > s else None
             needle = hits.any("needle", s, e)
             pattern = (hits.any("rule", s, e) or hits.any("fragment", s, e)) and is_text(buf, s, e)
             if not (needle or pattern or found or credfiles.rules_for(path, e - s)):
@@ -350,7 +399,8 @@ class Batch:
             scan = FileScan(ctx.m, path, e - s, ctx.blob, own_plane=needle)
             scan.feed(buf, s, e, None if needle else hits)
             if found is not None:
-                open_archive(ctx, BytesReader(memoryview(buf)[s:e]), path, found, opened)
+                whole = memoryview(buf)[s:e]
+                open_archive(ctx, BytesReader(whole), path, found, opened, whole)
             scan.finish()
             opened.findings += scan.findings
             opened.held += scan.held
@@ -365,17 +415,21 @@ def _ar(below, reader: Reader, path: str, opened: Opened) -> None:
         stream(below, archive, path + "!/" + member.name, opened)
 
 
-def stream(ctx, reader: Reader, path: str, opened: Opened, found=()) -> None:
+def stream(ctx, reader: Reader, path: str, opened: Opened, found=(), data=None) -> None:
     """A stream that is a file of its own at ``path`` (a zip entry, a compressed file's
     content, an ``ar`` member), in ``ctx`` (the `layer.LayerScan` of its level): scanned with
     its own canary plane, and opened when it is an archive (``found``: its `detect` result, if
-    known already)."""
+    known already; ``data``: the whole stream, when it is in memory, instead of ``reader``)."""
     if found == ():
         reader = PeekReader(reader, HEAD)
         found = detect(reader.head)
-    scan = FileScan(ctx.m, path, -1, ctx.blob, own_plane=True)
+    scan = FileScan(ctx.m, path, -1 if data is None else len(data), ctx.blob, own_plane=True)
     try:
-        if found is not None:
+        if data is not None:
+            scan.feed(data, 0, len(data))
+            if found is not None:
+                open_archive(ctx, BytesReader(data), path, found, opened, data)
+        elif found is not None:
             tee = Tee(reader, scan)
             open_archive(ctx, tee, path, found, opened)
             tee.drain()
