@@ -61,6 +61,7 @@ class FileScan:
         self.sha256 = None
         self.text: bool | None = None
         self.plane = StreamSearch(matcher.needles) if own_plane else None
+        self.canaries: set[int] = set()  # (the canaries its own plane found)
         self.read = 0  # bytes fed so far
         self._found_patterns: set = set()
         self._wrapped: set[int] = set()
@@ -118,7 +119,7 @@ class FileScan:
         if self.plane is not None:
             self.findings += plane_findings(
                 self.m.needles, self.plane, self.shown, 0, self.read, "file content", "file",
-                self.blob,
+                self.blob, self.canaries,
             )  # fmt: skip
             if self.plane.dropped:
                 self.notes.append(f"{self.shown}: more canary hits than are listed")
