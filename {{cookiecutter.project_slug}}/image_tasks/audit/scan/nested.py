@@ -304,6 +304,7 @@ def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
     batch = Batch(below, opened)
     try:
         for entry in archive:
+            below.tick()
             inside = path + "!/" + entry.name
             if entry.problem is not None:
                 opened.gaps.append(Gap("/" + printable(inside), entry.problem, below.blob))
