@@ -136,24 +136,17 @@ def build(case: Case, workdir: Path) -> str:
     return _image_id(tag)
 
 
+def _inspect(ref: str, template: str) -> str:
+    argv = [*DOCKER, "image", "inspect", "-f", template, ref]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def _image_id(ref: str) -> str:
-    out = subprocess.run(
-        [*DOCKER, "image", "inspect", "-f", "{{.Id}}", ref],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
+    return _inspect(ref, "{{.Id}}")
 
 
 def _layers(ref: str) -> int:
-    out = subprocess.run(
-        [*DOCKER, "image", "inspect", "-f", "{{json .RootFS.Layers}}", ref],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return len(json.loads(out.stdout))
+    return len(json.loads(_inspect(ref, "{{json .RootFS.Layers}}")))
 
 
 # -- reading -----------------------------------------------------------------------------------
