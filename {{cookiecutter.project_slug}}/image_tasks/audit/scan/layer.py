@@ -21,7 +21,7 @@ from ..detect.matching import URL_RULES, Matcher
 from ..errors import AuditError
 from ..findings import Finding
 from ..image.tar import Member, TarStream, printable
-from ..rules.catalog import PATTERN_RULES
+from ..rules.patterns import PATTERN_RULES
 from ..rules.scope import in_package_tree
 from . import nested
 from .file import ENCODED_BINARY_LIMIT, FileScan, is_text
