@@ -19,12 +19,10 @@ def engines(request, monkeypatch):
     from baking import need
     from image_tasks.audit.detect import search
     from image_tasks.audit.image import compression
-    from image_tasks.audit.scan import nested
 
     if request.param == "stdlib":
         monkeypatch.setattr(search, "engine", lambda terms, only=None: search.StdlibEngine(terms))
         monkeypatch.setattr(compression, "gzip_inflate", zlib)
-        monkeypatch.setattr(nested, "gzip_inflate", zlib)
     else:
         need(compression.gzip_inflate is not zlib, "the isal wheel is not installed")
         need(search.engine([search.Term("needle", 0, b"x")]).name == "hyperscan",

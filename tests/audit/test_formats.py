@@ -121,7 +121,7 @@ def test_image_reference_is_saved_by_the_callers_function(tmp_path):
     assert calls == ["local/app:latest"]
     check_leak(report)
     assert report.source == "local/app:latest"  # named by the reference, not the saved file
-    assert "local/app:latest" in report.verdict and str(archive) not in audit.render(report, "json")
+    assert "local/app:latest" in report.summary and str(archive) not in audit.render(report, "json")
 
 
 def test_image_reference_without_a_saver_is_refused_with_how_to_save(capsys):

@@ -113,6 +113,13 @@ def clean_audit(image: str, local_id: str) -> records.Audit:
             f"{image} ({local_id}) has no audit on record here: publish pushes only an image "
             "whose exact bytes a clean audit read. Run `nox -s audit`, then publish again."
         )
+    if audit.verdict == "incomplete":
+        raise TaskError(
+            f"The audit of {image} ({local_id}) at {audit.audited_at} could not read everything "
+            "(a bound stopped it: its report names the paths, with why), so it proves nothing "
+            "about them and publish refuses the image. Look at each path; accept one only with "
+            "an allow-list entry 'incomplete PATH REASON', then audit again."
+        )
     if not audit.clean:
         raise TaskError(
             f"The audit of {image} ({local_id}) at {audit.audited_at} found leaked "

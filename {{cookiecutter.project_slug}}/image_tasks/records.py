@@ -28,7 +28,7 @@ class Audit:
     image: str  # the reference the audit was run on
     image_id: str  # the engine's ID of the image, before and after the save
     config_digests: tuple[str, ...]  # sha256:... of each config blob the audit read
-    verdict: str  # "clean" or "leak"
+    verdict: str  # "clean", "leak" or "incomplete"
     summary: str  # the report's one-line verdict
     audited_at: str  # ISO 8601, UTC
     report_sha256: str  # of the JSON report, as written to REPORT

@@ -73,22 +73,31 @@ from __future__ import annotations
 
 from .api import Limits, SaveReference, run
 from .cli import main
-from .detect.canaries import Canary
+from .detect.canaries import Canary, entry_canaries
 from .detect.canaries import from_sources as canaries_from
+from .detect.redaction import Scrubber
 from .errors import AuditError
-from .findings import Finding, ImageInfo, Report
+from .findings import Finding, Gap, ImageInfo, Report, Verdict
 from .render import render
+from .render.outputs import write_report
+from .render.progress import Progress
 
 __all__ = [
     "AuditError",
     "Canary",
     "Finding",
+    "Gap",
     "ImageInfo",
     "Limits",
+    "Progress",
     "Report",
     "SaveReference",
+    "Scrubber",
+    "Verdict",
     "canaries_from",
+    "entry_canaries",
     "main",
     "render",
     "run",
+    "write_report",
 ]

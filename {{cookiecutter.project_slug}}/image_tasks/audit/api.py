@@ -13,7 +13,7 @@ from .detect import canaries as canaries_module
 from .detect.redaction import Scrubber
 from .errors import AuditError
 from .findings import Report
-from .image.layouts import resolve
+from .image.layouts import Layout, resolve
 from .image.readers import FileReader, stdin_reader
 from .rules import allowlist
 from .scan import assembly, dockerfile
@@ -29,17 +29,25 @@ __all__ = ["Limits", "SaveReference", "looks_like_path", "run"]
 
 POLICY_STRICT = {
     "pattern_rules_scope": "strict (everywhere)",
-    "canary_base64_forms": "everywhere (line-wrapped base64: text files)",
+    "canary_wrapped_base64": "text files, everywhere",
 }
 POLICY = {
+    "verdicts": "clean: every byte read and nothing found; leak: a finding; incomplete: a bound "
+    "(an archive's expansion ratio or size, nesting depth, the deadline, a format the audit "
+    "does not open) stopped the reading of the named paths, and nothing is proved about them",
+    "canaries": "every byte of the input and of every stream derived from it, independently of "
+    "the parser: the archive or layout files as stored (headers, padding, what follows the "
+    "end-of-archive marker), every blob as stored (a compressed one's header fields and "
+    "frames) and decompressed from its first byte to its last, archives and compressed files "
+    "inside files (told by their magic bytes: gzip, zstd, xz, bzip2, zip, tar, ar; 8 levels "
+    "deep), every JSON document as bytes and as parsed; names and link targets also as an "
+    "engine resolves them",
+    "canary_forms": "raw, percent-encoded, JSON-escaped and base64 (every alignment, and of "
+    "login:password) everywhere",
+    "canary_wrapped_base64": "text files outside package trees",
     "pattern_rules_scope": "package trees: files a package manager owns (dist-info RECORD, dpkg "
     ".list, conda-meta) get the token rules only; unowned files there get every rule",
     "pattern_rules_files": "text files (no NUL byte in the first 8 KiB)",
-    "canaries": "every byte of every file as stored, and inside nested archives (.gz, .tgz, "
-    ".zip, .whl, .jar, .tar; depth 2, within the image's nested-archive budget), names, link "
-    "targets, pax records, config, manifests, attestations",
-    "canary_base64_forms": "text files and binaries up to 1 MiB (raw and percent forms: "
-    "everywhere); line-wrapped base64: text files",
     "credential_files": "by path; one whose secret fields are all placeholders ($VAR, <...>, "
     "****, empty) is a note, not a finding",
 }
@@ -82,14 +90,20 @@ def run(
     scanner = BlobScanner(context, scrub)
     scanner.progress = progress
     collector = Collector(scanner, limits)
+    shown = source
     try:
         shown = _read(collector, source, save_reference)
+    except AuditError as exc:  # a canary found already outweighs what went wrong after it
+        if not collector.witnessed():
+            raise
+        collector.broken.append(str(exc))
     finally:
         scanner.close()
         if progress is not None:
             progress.close()
     layout = _resolve(collector)
     report = Report(source=shown if display_name is None else display_name, scrub=scrub)
+    gaps = collector.gaps + assembly.gaps(collector.blobs, layout)
     report.policy = dict(POLICY, **(POLICY_STRICT if strict else {}))
     report.canaries = [c.label for c in canary_set.canaries]
     for label in canary_set.skipped:
@@ -97,6 +111,11 @@ def run(
             f"{label} is shorter than {canaries_module.MIN_CANARY} characters; not searched"
         )
     report.notes[:0] = [n for n in notes if n not in report.notes]
+    for problem in collector.broken:
+        report.notes.append(
+            f"could not be read as an image ({problem.rstrip('.')}); the canaries were found in "
+            "its bytes all the same"
+        )
     found = assembly.findings(scanner.matcher, collector.blobs, layout, report, instructions)
     found += collector.outer
     for f in found:  # every secret seen is known by now: scrub what the API hands out
@@ -104,9 +123,13 @@ def run(
             value = getattr(f, name)
             if value:
                 setattr(f, name, scrub(value))
+    for gap in gaps:
+        gap.path, gap.reason = scrub(gap.path), scrub(gap.reason)
     report.findings, report.allowed = allowlist.split(found, entries)
+    report.gaps, report.accepted = allowlist.split(gaps, entries, allowlist.INCOMPLETE)
     report.images = assembly.images(collector.blobs, layout, report.source)
-    report.layers = assembly.layers(collector.blobs, layout.images[0], scrub)
+    if layout.images:
+        report.layers = assembly.layers(collector.blobs, layout.images[0], scrub)
     report.dockerfile = dockerfile_path
     return report
 
@@ -139,11 +162,21 @@ def _read(collector: Collector, source: str, save_reference: SaveReference | Non
     return source
 
 
-def _resolve(collector: Collector):
+def _resolve(collector: Collector) -> Layout:
+    """The images of the source, checked; an empty layout when the deadline stopped the
+    reading before the images could be known (its gap says so), or when the source is no
+    sound image but holds a canary (a leak whatever else is wrong: the error is a note)."""
+    if collector.broken:
+        return Layout()
     try:
         layout = resolve(collector.jsons, set(collector.blobs), collector.links)
         assembly.verify(collector.blobs, layout)
     except AuditError as exc:
+        if collector.gaps:
+            return Layout()
+        if collector.witnessed():
+            collector.broken.append(str(exc))
+            return Layout()
         if collector.unterminated:
             raise AuditError(
                 "the archive ends without tar's end-of-archive marker, so it is probably "

@@ -1,10 +1,11 @@
-"""Content matching: canary needles and secret patterns over a range of a buffer.
+"""Content matching: secret patterns over a range of a buffer, and canaries in short texts.
 
 Everything here works on ``(buffer, start, end)`` without copying, so the same code serves a
 whole small file in the reader's buffer, a piece of a large one, a decompressed nested member
 and a short text (a name, a pax record, a config string).  A `Matcher` holds what every scan of
-an audit shares: the canaries' needles, the scrubber that learns each secret it reports, and
-the policy switch ``strict``.
+an audit shares: the canaries (their needles, searched over every byte of every stream by
+`stream_search`; their variants, searched in short texts here), the scrubber that learns each
+secret it reports, and the policy switch ``strict``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from . import redaction, search
 from .canaries import CanarySet
 from .checks import real_match, variable
 from .search import Term
+from .stream_search import Needles
 
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FRAGMENT_HITS = 64  # per line-wrapped base64 fragment and text: hits verified
@@ -28,25 +30,23 @@ URL_RULES = tuple(r for r in PATTERN_RULES if r.id == "url-credentials")  # (lin
 
 
 class Matcher:
-    """Canaries and pattern rules, applied to byte ranges; findings carry their ``blob``."""
+    """Pattern rules applied to byte ranges, canaries to short texts; findings carry their
+    ``blob``."""
 
     def __init__(self, canaries: CanarySet, scrub: redaction.Scrubber, strict: bool = False):
         self.canaries = canaries
         self.scrub = scrub
         self.strict = strict
-        self.needles = [n.data for n in canaries.needles]
+        self.needles = Needles(canaries)  # (for every stream's canary plane)
         self.fragments = canaries.fragments
-        # base64 needles are skipped in large binaries unless strict (see rules.py, policy)
-        self.plain_needles = [
-            n.data if not n.encodings[0].startswith("base64") else None for n in canaries.needles
-        ]
         self.name_filter = (
-            re.compile(b"|".join(re.escape(n) for n in self.needles)) if self.needles else None
+            re.compile(b"|".join(re.escape(n) for n in self.needles.data))
+            if self.needles.data
+            else None
         )
-        self.overlap = max(0, canaries.max_needle - 1)
         for secret in canaries.secrets():
             scrub.add(secret)
-        terms = [Term("needle", k, literal=n) for k, n in enumerate(self.needles)]
+        terms: list[Term] = []
         self.rule_terms: list[list[int]] = []
         for r, rule in enumerate(PATTERN_RULES):
             ids = []
@@ -62,40 +62,17 @@ class Matcher:
             self.fragment_terms.append(len(terms))
             terms.append(Term("fragment", f, literal=fragment.data))
         self.engine = search.engine(terms)
-        # what a range is searched for up front: everything in one pass (hyperscan), or the
-        # needles only (the stdlib: the text terms are searched in text files alone)
-        self.indexed = range(len(terms)) if self.engine.one_pass else range(len(self.needles))
-        # a binary's pieces need the needles only (every form, or a large binary's plain
-        # ones): an engine for just those is faster than one for every term (and, with
-        # hyperscan, 3x bytes.find)
-        self.needle_engines = {}
-        for wanted in (self.needles, self.plain_needles):
-            only = [k for k, n in enumerate(wanted) if n]
-            self.needle_engines[tuple(only)] = search.engine(terms, only)
+        # what a range is searched for up front: every term in one pass (hyperscan), or none
+        # (the stdlib: each term is searched in text files alone, where it applies)
+        self.indexed = range(len(terms)) if self.engine.one_pass else range(0)
 
-    def hits(self, buf, s: int, e: int, needles: tuple[int, ...] | None = None) -> search.Hits:
-        """The term positions of ``buf[s:e]`` (see `search`); with ``needles`` (the indexes
-        of the needles wanted: a binary's piece), only theirs."""
-        if needles is not None:
-            return search.Hits(self.needle_engines[needles], buf, s, e, needles)
+    def hits(self, buf, s: int, e: int) -> search.Hits:
+        """The pattern terms' positions in ``buf[s:e]`` (see `search`)."""
         return search.Hits(self.engine, buf, s, e, self.indexed)
 
     # -- canaries --------------------------------------------------------------------------
     def label(self, canary: int) -> str:
         return self.canaries.canaries[canary].label
-
-    def canary_hit(self, k: int, path: str, blob, buf, lo: int, hi: int, at: int) -> Finding:
-        """A finding for needle k at buf[at:], inside a file spanning buf[lo:hi]."""
-        needle = self.canaries.needles[k]
-        end = at + len(needle.data)
-        return Finding(
-            "canary",
-            "/" + printable(path),
-            f"{self.label(needle.canary)} found in file content ({' or '.join(needle.encodings)})",
-            excerpt=redaction.excerpt(buf, lo, hi, at, end, marker="[CANARY]", whole_token=True),
-            blob=blob,
-            offset=at - lo,
-        )
 
     def wrapped(self, buf, s: int, e: int, path: str, blob, found: set[int], hits) -> list:
         """Base64 of a canary broken across lines in the text ``buf[s:e]``: a fragment hit
@@ -140,8 +117,14 @@ class Matcher:
                 hits.append((index, name))
         return hits
 
-    def text_canaries(self, data: bytes, path: str, where: str, location: str, blob) -> list:
-        """A canary finding for each canary in a short text (a name, a target, a record)."""
+    def text_canaries(
+        self, data: bytes, path: str, where: str, location: str, blob, seen: set | None = None
+    ) -> list:
+        """A canary finding for each canary in a short text (a name, a target, a record);
+        ``seen`` gets the canaries' indexes."""
+        found = self.canaries_in_text(data)
+        if seen is not None:
+            seen.update(index for index, _ in found)
         return [
             Finding(
                 "canary",
@@ -150,7 +133,7 @@ class Matcher:
                 location=location,
                 blob=blob,
             )
-            for index, name in self.canaries_in_text(data)
+            for index, name in found
         ]
 
     # -- patterns on short texts (names, records, config strings) --------------------------

@@ -1,9 +1,11 @@
-"""Layer compression: told by magic bytes (not by media type), read back as a tar stream.
+"""Compression: told by magic bytes (not by media type or name), read back as a stream.
 
-`open_layer` returns a reader of the uncompressed tar: none, gzip (with the ``isal`` wheel when
-it is installed, about twice zlib's speed), zstd (with the ``zstandard`` wheel or Python 3.14's
-``compression.zstd``), bzip2 and xz.  Decompressed output is bounded by the caller's
-``max_bytes`` (see `image.tar.TarStream`).
+`open_layer` returns a reader of a layer's uncompressed tar: none, gzip (with the ``isal`` wheel
+when it is installed, about twice zlib's speed), zstd (with the ``zstandard`` wheel or Python
+3.14's ``compression.zstd``), bzip2 and xz.  `Decompressing` is the one decompressor of the
+audit: layers, compressed files inside them, and a zip member's deflate, bzip2 or lzma data
+(``single``: one stream, and what was read past its end is handed back).  Output never exceeds
+the caller's view, so a bomb costs no memory; the caller bounds how much it reads.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+ZLIB_LIKE = ("gzip", "deflate")  # (zlib's decompressobj: input left over in unconsumed_tail)
+
+
+class CorruptStream(AuditError):
+    """A compressed stream is corrupt or truncated: no reader gets more out of it."""
+
+
+class NoDecoder(AuditError):
+    """This Python has no decoder for the stream's format."""
 
 
 def looks_like_tar(head: bytes) -> bool:
@@ -42,7 +53,7 @@ def compression_of(head: bytes) -> str | None:
     """'none', 'gzip', 'zstd', 'bzip2', 'xz', or None when the bytes are not a layer."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or is_zstd_skippable(head):
         return "zstd"
     if head.startswith(XZ_MAGIC):
         return "xz"
@@ -53,29 +64,52 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-class _Decompressing(Reader):
-    """readinto() over a decompressor object; output never exceeds the caller's view."""
+def is_zstd_skippable(head: bytes) -> bool:
+    """A zstd skippable frame (magic 0x184D2A5?), which may open a zstd stream."""
+    return len(head) >= 8 and 0x50 <= head[0] <= 0x5F and head[1:4] == b"\x2a\x4d\x18"
 
-    def __init__(self, upstream, what: str, kind: str) -> None:
+
+class Decompressing(Reader):
+    """The decompressed bytes of ``upstream`` (``kind``: gzip, deflate, bzip2, xz, zstd, or
+    lzma-raw with ``filters``).
+
+    Concatenated streams are read one after the other (zero bytes between or after them are
+    tolerated), unless ``single``: then reading stops at the end of the first, and `unused`
+    holds what was read past it.  ``open_ended``: the stream may end without an end marker
+    when the input ends (a zip member's lzma data without one).  A corrupt or truncated stream
+    raises `CorruptStream` (its message names ``what``)."""
+
+    def __init__(
+        self, upstream: Reader, what: str, kind: str, *, single=False, open_ended=False,
+        filters=None,
+    ) -> None:  # fmt: skip
         self.upstream = upstream
         self.what = what
         self.kind = kind
+        self.single = single
+        self.open_ended = open_ended
+        self.filters = filters
         self.inbuf = bytearray(INPUT_CHUNK)
         self.inview = memoryview(self.inbuf)
-        self.pending = b""
-        self.pending_pos = 0
+        self.data = b""  # input read but not yet given to the decompressor
+        self.unused = b""
+        self.done = False
+        self.failed: CorruptStream | None = None  # (raised again if asked again)
         self.d = self._new()
-        self.data = b""  # compressed input not yet given to the decompressor
-        self.finished = False
 
     def _new(self):
-        if self.kind == "gzip":
+        kind = self.kind
+        if kind == "gzip":
             return gzip_inflate.decompressobj(31)
-        if self.kind == "bzip2":
+        if kind == "deflate":
+            return gzip_inflate.decompressobj(-15)
+        if kind == "bzip2":
             return bz2.BZ2Decompressor()
-        if self.kind == "xz":
+        if kind == "xz":
             return lzma.LZMADecompressor()
-        return _zstd_module(self.what).ZstdDecompressor()
+        if kind == "lzma-raw":
+            return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=self.filters)
+        return zstd_module(self.what).ZstdDecompressor()
 
     def _input(self) -> bytes:
         n = self.upstream.readinto(self.inview)
@@ -84,67 +118,65 @@ class _Decompressing(Reader):
         self.upstream.barrier()  # copied below: the buffer is read into again next time
         return bytes(self.inview[:n])
 
-    def _corrupt(self) -> AuditError:
-        return AuditError(
-            f"{self.what}: its {self.kind} stream is corrupt; the layer cannot be read. "
-            "Save the image again."
+    def _fail(self, what: str) -> CorruptStream:
+        self.failed = CorruptStream(
+            f"{self.what}: its {self.kind} stream is {what}; it cannot be read to its end."
         )
+        return self.failed
 
     def readinto(self, view) -> int:
+        if self.failed is not None:
+            raise self.failed
         want = len(view)
-        while True:
-            if self.pending_pos < len(self.pending):
-                n = min(want, len(self.pending) - self.pending_pos)
-                view[:n] = self.pending[self.pending_pos : self.pending_pos + n]
-                self.pending_pos += n
-                return n
-            if self.finished:
-                return 0
+        while not self.done:
             d = self.d
             if d.eof:
                 rest = d.unused_data + self.data
                 self.data = b""
-                if not rest:
-                    rest = self._input()
-                if not rest.strip(b"\0"):
-                    # concatenated members end; trailing zero padding is tolerated
-                    if not rest:
-                        self.finished = True
+                if self.single:
+                    self.unused, self.done = rest, True
+                    return 0
+                rest = rest.lstrip(b"\0")
+                while not rest:  # after a stream: another one, zero padding, or the end
+                    more = self._input()
+                    if not more:
+                        self.done = True
                         return 0
-                    continue
-                self.d = d = self._new()
-                self.data = rest
-            if self.kind == "gzip":
+                    rest = more.lstrip(b"\0")
+                self.d, self.data = self._new(), rest
+                continue
+            # (with no input left, zlib may still hold output back, and so may the others
+            # when they say they need no input: they are asked again with none)
+            if self.kind in ZLIB_LIKE:
                 data = d.unconsumed_tail or self.data or self._input()
-                self.data = b""
+            elif getattr(d, "needs_input", True):
+                data = self.data or self._input()
                 if not data:
-                    raise AuditError(
-                        f"{self.what}: its gzip stream is truncated. Save the image again."
-                    )
-                try:
-                    out = d.decompress(data, want)
-                except (zlib.error, gzip_inflate.error):
-                    raise self._corrupt() from None
+                    return self._ended()
             else:
-                if getattr(d, "needs_input", True):
-                    data = self.data or self._input()
-                    self.data = b""
-                    if not data:
-                        raise AuditError(
-                            f"{self.what}: its {self.kind} stream is truncated. Save the image "
-                            "again."
-                        )
-                else:
-                    data = b""
-                try:
-                    out = d.decompress(data, want)
-                except (OSError, EOFError, ValueError, lzma.LZMAError):
-                    raise self._corrupt() from None
-                except Exception as exc:  # zstd errors have their own class
-                    if type(exc).__name__ in ("ZstdError", "error"):
-                        raise self._corrupt() from None
-                    raise
-            self.pending, self.pending_pos = out, 0
+                data = b""
+            self.data = b""
+            try:
+                out = d.decompress(data, want)
+            except (zlib.error, gzip_inflate.error, OSError, EOFError, ValueError, lzma.LZMAError):
+                raise self._fail("corrupt") from None
+            except Exception as exc:  # zstd's errors have their own class
+                if type(exc).__name__ in ("ZstdError", "error"):
+                    raise self._fail("corrupt") from None
+                raise
+            if out:
+                view[: len(out)] = out
+                return len(out)
+            if not data and not d.eof:  # (zlib: no input left, and no output held back)
+                return self._ended()
+        return 0
+
+    def _ended(self) -> int:
+        """The input ended before the stream did."""
+        if not self.open_ended:
+            raise self._fail("truncated")
+        self.done = True
+        return 0
 
 
 class _ZstdWheelReader(Reader):
@@ -162,13 +194,12 @@ class _ZstdWheelReader(Reader):
         try:
             return self.reader.readinto(view)
         except self.error:
-            raise AuditError(
-                f"{self.what}: its zstd stream is corrupt; the layer cannot be read. Save the "
-                "image again."
+            raise CorruptStream(
+                f"{self.what}: its zstd stream is corrupt; it cannot be read to its end."
             ) from None
 
 
-def _zstd_module(what: str):
+def zstd_module(what: str):
     try:
         from compression import zstd  # Python 3.14+
 
@@ -178,12 +209,21 @@ def _zstd_module(what: str):
     try:
         import zstandard
     except ImportError:
-        raise AuditError(
+        raise NoDecoder(
             f"{what} is compressed with zstd, which this Python cannot read: install the "
             "'zstandard' wheel (pip install zstandard) or use Python 3.14 or later, then run "
             "the audit again."
         ) from None
     return zstandard
+
+
+def decompressed(upstream: Reader, what: str, kind: str) -> Reader:
+    """The decompressed bytes of a whole stream of ``kind`` (gzip, zstd, bzip2, xz)."""
+    if kind == "zstd":
+        module = zstd_module(what)
+        if module.__name__ == "zstandard":
+            return _ZstdWheelReader(module, upstream, what)
+    return Decompressing(upstream, what, kind)
 
 
 def open_layer(upstream: PeekReader, what: str):
@@ -196,8 +236,4 @@ def open_layer(upstream: PeekReader, what: str):
         )
     if kind == "none":
         return upstream, kind
-    if kind == "zstd":
-        module = _zstd_module(what)
-        if module.__name__ == "zstandard":
-            return _ZstdWheelReader(module, upstream, what), kind
-    return _Decompressing(upstream, what, kind), kind
+    return decompressed(upstream, what, kind), kind

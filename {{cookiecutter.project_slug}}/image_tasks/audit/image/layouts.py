@@ -14,6 +14,11 @@ Attestation manifests (index entries annotated ``vnd.docker.reference.type:
 attestation-manifest``) are collected too: their layers are in-toto statements (provenance,
 SBOM) that the audit scans as JSON.
 
+Every reading is kept: an archive with both ``manifest.json`` and ``index.json`` yields the
+images of both (docker loads the first, containerd's import the second), once each when they
+agree.  The sizes descriptors declare are collected (`Layout.sizes`) for the integrity check;
+one blob declared with two sizes is an error.
+
 This module only reads the small JSON documents already in memory; it never does I/O.
 """
 
@@ -48,6 +53,16 @@ class Layout:
     images: list[Image] = field(default_factory=list)
     attestations: dict[str, str] = field(default_factory=dict)  # member key -> what it is
     manifests: set[str] = field(default_factory=set)  # member keys of manifests and indexes
+    sizes: dict[str, int] = field(default_factory=dict)  # member key -> size a descriptor says
+
+    def declare(self, key: str, descriptor: dict) -> None:
+        size = descriptor.get("size")
+        if not isinstance(size, int) or isinstance(size, bool):
+            return
+        if self.sizes.setdefault(key, size) != size:
+            raise AuditError(
+                f"descriptors declare two sizes for {key!r}; the layout is corrupt or hostile."
+            )
 
 
 def blob_key(digest: str) -> str:
@@ -153,7 +168,7 @@ def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) 
     index = jsons.get("index.json")
     if index is not None:
         layout.manifests.add("index.json")
-        _walk_index(index, jsons, present, layout, need, images=manifest is None, depth=0)
+        _walk_index(index, jsons, present, layout, need, depth=0)
     if manifest is None and index is None:
         raise AuditError(
             "the source has neither manifest.json nor index.json: it is not a docker-archive, "
@@ -162,10 +177,14 @@ def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) 
         )
     if not layout.images:
         raise AuditError("the source holds no image manifest; nothing to audit.")
+    unique: dict[tuple, Image] = {}
+    for image in layout.images:  # (the same image read from manifest.json and index.json)
+        unique.setdefault((image.config, tuple(image.layers)), image)
+    layout.images = list(unique.values())
     return layout
 
 
-def _walk_index(index, jsons, present, layout: Layout, need, images: bool, depth: int) -> None:
+def _walk_index(index, jsons, present, layout: Layout, need, depth: int) -> None:
     if depth > MAX_INDEX_DEPTH:
         raise AuditError("the image index nests too deeply; the layout is corrupt or hostile.")
     manifests = index.get("manifests") if isinstance(index, dict) else None
@@ -177,12 +196,13 @@ def _walk_index(index, jsons, present, layout: Layout, need, images: bool, depth
         annotations = descriptor.get("annotations") or {}
         key = need(blob_key(descriptor["digest"]), "manifest")
         layout.manifests.add(key)
+        layout.declare(key, descriptor)
         doc = jsons.get(key)
         if not isinstance(doc, dict):
             raise AuditError(f"the manifest {key!r} is not a JSON object; the layout is corrupt.")
         media = descriptor.get("mediaType") or doc.get("mediaType")
         if media in INDEX_TYPES or "manifests" in doc:
-            _walk_index(doc, jsons, present, layout, need, images, depth + 1)
+            _walk_index(doc, jsons, present, layout, need, depth + 1)
             continue
         if isinstance(annotations, dict) and (
             annotations.get("vnd.docker.reference.type") == "attestation-manifest"
@@ -190,15 +210,15 @@ def _walk_index(index, jsons, present, layout: Layout, need, images: bool, depth
             for layer in doc.get("layers") or []:
                 if isinstance(layer, dict) and "digest" in layer:
                     lkey = need(blob_key(layer["digest"]), "attestation")
+                    layout.declare(lkey, layer)
                     kind = (layer.get("annotations") or {}).get("in-toto.io/predicate-type", "")
                     layout.attestations[lkey] = f"attestation {kind}".strip()
-            continue
-        if not images:
             continue
         config_desc = doc.get("config")
         if not isinstance(config_desc, dict) or "digest" not in config_desc:
             raise AuditError(f"the manifest {key!r} has no config; the layout is corrupt.")
         config_key = need(blob_key(config_desc["digest"]), "config")
+        layout.declare(config_key, config_desc)
         config = jsons.get(config_key)
         if not isinstance(config, dict):
             raise AuditError(f"the image config {config_key!r} is not a JSON object.")
@@ -207,6 +227,7 @@ def _walk_index(index, jsons, present, layout: Layout, need, images: bool, depth
             if not isinstance(layer, dict) or "digest" not in layer:
                 raise AuditError(f"the manifest {key!r} has a malformed layer entry.")
             layers.append(need(blob_key(layer["digest"]), "layer"))
+            layout.declare(layers[-1], layer)
         created, steps = _history(config)
         name = ""
         if isinstance(annotations, dict):

@@ -51,6 +51,39 @@ class Reader:
         return bytes(out[:n])
 
 
+class HashTap:
+    """A tap (`tar.TarStream`) that sha256-hashes every byte of a stream: a compressed layer's
+    uncompressed bytes, for its diff_id."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+
+    def feed(self, buf, s: int, e: int) -> None:
+        with memoryview(buf) as view:
+            self.sha256.update(view[s:e])
+
+    def skip(self, n: int) -> None:
+        raise ValueError("a hashed stream cannot skip bytes")
+
+
+class TapReader(Reader):
+    """Hand every byte read from ``upstream`` to a tap (``feed(data, start, end)``) too: a
+    compressed blob's bytes as stored, to a canary plane."""
+
+    def __init__(self, upstream: Reader, tap) -> None:
+        self.upstream = upstream
+        self.tap = tap
+
+    def readinto(self, view) -> int:
+        n = self.upstream.readinto(view)
+        if n:
+            self.tap.feed(bytes(view[:n]), 0, n)
+        return n
+
+    def barrier(self) -> None:
+        self.upstream.barrier()
+
+
 class FileReader(Reader):
     """A plain file descriptor, from ``offset`` for ``size`` bytes (pread: no shared file
     offset, so processes can read one archive side by side); None: to its end, sequentially."""

@@ -13,6 +13,19 @@ old sparse ``S`` with its extension blocks), pax (``x`` per member, ``g`` global
 ``linkpath``, ``size``, ``GNU.sparse.name`` are applied; every record is handed to the scanner
 in `Member.pax`).  Unknown type flags are read as regular files,
 as POSIX asks.  Every bound is checked: a corrupt or truncated stream raises `AuditError`.
+
+Every byte of the stream passes through the two buffers, and ``taps`` (objects with
+``feed(buffer, start, end)`` and ``skip(n)``) see each byte once, in order, as it enters them:
+the canary plane (`detect.stream_search`) and a layer's diff_id hash (`readers.HashTap`) are
+taps.  Only a stream that can seek (a plain file, read in order) skips bytes, and tells its
+taps how many (the outer archive's large members, which worker processes read).  `finish`
+reads what follows the end-of-archive marker to the stream's end, so the taps see that too.
+A member records where its headers start and its data starts (`Member.header_offset`,
+`Member.data_offset`), so that a tap's hit can be named by the member it lies in.
+
+Linear on any input: pax records are parsed once and global ones kept in one dict that a member
+reads four keys of (never copied per member); the headers before one member hold at most
+`MAX_META` bytes in all.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import AuditError
+from ..errors import AuditError, Stopped
 from .readers import Reader
 
 BLOCK = 512
@@ -45,6 +58,7 @@ KIND_BY_TYPE = {
 # Types whose size field does not announce data (as tarfile does it).
 NO_DATA_TYPES = frozenset([b"1", b"2", b"3", b"4", b"5", b"6"])
 META_TYPES = frozenset([b"L", b"K", b"x", b"g"])  # headers that describe the next member
+_APPLIED = frozenset([b"path", b"linkpath", b"size", b"GNU.sparse.name"])  # pax keys applied
 
 
 @dataclass(slots=True)
@@ -60,6 +74,8 @@ class Member:
     # every pax record (key, value) of this member's 'x' headers, and of the 'g' headers read
     # since the previous member, in stream order (for the scanner: any value may hold a secret)
     pax: list[tuple[bytes, bytes]] | None = None
+    header_offset: int = 0  # stream offset of its first header block (pax, GNU long name...)
+    data_offset: int = 0  # stream offset of its data
 
 
 def printable(name: str) -> str:
@@ -176,7 +192,8 @@ class TarStream(Reader):
     """Iterate over the members of a tar read from ``upstream`` (a `Reader`; never seeks
     except through ``upstream.skip``, which a plain file does with lseek).
 
-    ``what`` names the stream in error messages.  ``max_bytes`` bounds how much is read.  As a
+    ``what`` names the stream in error messages.  ``max_bytes`` bounds how much is read (past
+    it: `errors.Stopped`, an incomplete verdict).  As a
     `Reader`, it reads the current member's data (for nested readers: decompressors, tars).
     """
 
@@ -188,6 +205,7 @@ class TarStream(Reader):
         buffer_size: int = DEFAULT_BUFFER,
         max_bytes: int | None = None,
         max_members: int = 5_000_000,
+        taps=(),
     ) -> None:
         self.upstream = upstream
         self.what = what
@@ -216,6 +234,8 @@ class TarStream(Reader):
         self.clean_end = False
         self._global_pax: dict[str, bytes] = {}
         self._count = 0
+        self.taps = tuple(taps)
+        self.end_offset: int | None = None  # where the end-of-archive marker starts
 
     # -- buffer management -------------------------------------------------------------
     @property
@@ -254,16 +274,17 @@ class TarStream(Reader):
                 self.eof = True
                 break
             self.end += n
+        for tap in self.taps:
+            tap.feed(self.buf, left, self.end)
         self.marks[other] = self.upstream.mark()
         self._check_bound()
         return self.end - self.pos >= need
 
     def _check_bound(self) -> None:
         if self.max_bytes is not None and self.consumed + self.end > self.max_bytes:
-            raise AuditError(
-                f"{self.what} expands to more than {self.max_bytes} bytes, the limit set for "
-                "it; it looks like a decompression bomb. Raise the limit only if the image is "
-                "genuinely that large."
+            raise Stopped(
+                f"expands past {self.max_bytes} bytes, its limit (a decompression bomb?); read "
+                f"to byte {self.consumed + self.end}"
             )
 
     def _truncated(self) -> AuditError:
@@ -282,6 +303,9 @@ class TarStream(Reader):
         self.pos = self.end
         if n > len(self.buf):
             skipped = self.upstream.skip(n - len(self.buf))
+            if skipped:  # (another reader reads these bytes: see scan.collector)
+                for tap in self.taps:
+                    tap.skip(skipped)
             self.consumed += skipped
             n -= skipped
         while n:
@@ -316,6 +340,13 @@ class TarStream(Reader):
         self.remaining = 0
         return self.buf, start, start + n
 
+    def peek(self, n: int) -> bytes:
+        """The current member's next ``n`` bytes (fewer if it has fewer), not consumed."""
+        n = min(n, self.remaining)
+        if self.end - self.pos < n and not self._fill(n):
+            raise self._truncated()
+        return bytes(self.buf[self.pos : self.pos + n])
+
     def pieces(self):
         """Yield ``(buffer, start, end)`` for the rest of the current member's data."""
         if 0 < self.remaining <= len(self.buf) and not self._fill(self.remaining):
@@ -348,6 +379,18 @@ class TarStream(Reader):
     def barrier(self) -> None:
         self.upstream.barrier()
 
+    def finish(self, tick=None) -> None:
+        """After the last member: read the rest of the stream (the end-of-archive marker's
+        second block, record padding, anything after) so that the taps see every byte;
+        ``tick`` is called between buffers (the audit's deadline)."""
+        self.remaining = self.padding = 0
+        self.pos = self.end
+        while not self.eof:
+            if tick is not None:
+                tick()
+            self._fill(len(self.buf))
+            self.pos = self.end
+
     # -- headers -------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Member]:
         while True:
@@ -371,6 +414,7 @@ class TarStream(Reader):
         self.pos = pos + BLOCK
         if block == ZERO_BLOCK:
             self.clean_end = True
+            self.end_offset = self.offset - BLOCK
             return None
         if not checksum_ok(block):
             self.pos = pos
@@ -387,6 +431,8 @@ class TarStream(Reader):
         long_name = long_link = None
         pax: dict[str, bytes] = {}
         records: list[tuple[bytes, bytes]] | None = None
+        header_offset = self.offset
+        meta = 0  # bytes of the headers before this member
         while True:
             block = self._header()
             if block is None:
@@ -395,6 +441,15 @@ class TarStream(Reader):
             size = _octal(block[124:136], what)
             if typeflag not in META_TYPES:
                 break
+            meta += size
+            if meta > MAX_META:
+                kind = {b"L": "GNU long name", b"K": "GNU long link", b"x": "pax"}.get(
+                    typeflag, "pax global"
+                )
+                raise AuditError(
+                    f"{what}: the headers before one member ({kind} included) hold more than "
+                    f"{MAX_META} bytes; the archive is corrupt or hostile."
+                )
             if typeflag == b"L":
                 long_name = self._read_meta(size, "GNU long name").split(b"\0", 1)[0]
             elif typeflag == b"K":
@@ -402,9 +457,13 @@ class TarStream(Reader):
             else:
                 kind = "pax" if typeflag == b"x" else "pax global"
                 parsed = _parse_pax(self._read_meta(size, kind), what)
-                records = (records or []) + parsed
-                fields = {k.decode("utf-8", "replace"): v for k, v in parsed}
-                (pax if typeflag == b"x" else self._global_pax).update(fields)
+                if records is None:
+                    records = []
+                records += parsed
+                into = pax if typeflag == b"x" else self._global_pax
+                for key, value in parsed:
+                    if key in _APPLIED:  # (the only keys that change how a member is read)
+                        into[key.decode()] = value
         self._count += 1
         if self._count > self.max_members:
             raise AuditError(f"{what} has more than {self.max_members} members; refusing.")
@@ -417,10 +476,12 @@ class TarStream(Reader):
         if long_link is not None:
             raw_link = long_link
         if pax or self._global_pax:
-            fields = {**self._global_pax, **pax}
-            raw_name = fields.get("GNU.sparse.name", fields.get("path", raw_name))
-            raw_link = fields.get("linkpath", raw_link)
-            size = _pax_size(fields, size, what)
+            glob = self._global_pax
+            name = pax.get("GNU.sparse.name") or glob.get("GNU.sparse.name")
+            raw_name = name or pax.get("path") or glob.get("path") or raw_name
+            raw_link = pax.get("linkpath") or glob.get("linkpath") or raw_link
+            if "size" in pax or "size" in glob:
+                size = _pax_size(pax.get("size") or glob["size"], what)
         if size < 0:
             raise AuditError(f"{what}: a member has a negative size; the archive is corrupt.")
         if typeflag == b"S" and block[482]:
@@ -437,6 +498,8 @@ class TarStream(Reader):
             raw_link.decode("utf-8", "surrogateescape") if raw_link else "",
             self._count - 1,
             records,
+            header_offset,
+            self.offset,
         )
 
     def _skip_sparse_map(self) -> None:
@@ -451,10 +514,8 @@ class TarStream(Reader):
         raise AuditError(f"{self.what}: a sparse member's map is too long.")
 
 
-def _pax_size(fields: dict[str, bytes], size: int, what: str) -> int:
-    if "size" not in fields:
-        return size
+def _pax_size(value: bytes, what: str) -> int:
     try:
-        return int(fields["size"])
+        return int(value)
     except ValueError:
         raise AuditError(f"{what}: a pax size is malformed.") from None

@@ -46,10 +46,12 @@ def _replace(path: str, text: str) -> None:
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # (an interrupt too: no temporary file is left behind)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise _cannot(path, exc) from None
+        if isinstance(exc, OSError):
+            raise _cannot(path, exc) from None
+        raise
 
 
 def _cannot(path: str, exc: OSError) -> AuditError:

@@ -3,9 +3,11 @@
 With a Dockerfile (``--dockerfile``), a result's physical location is that file and the region
 of the instruction that made the finding's layer, so code scanning annotates the line to fix;
 the image path and layer are in the message and a logical location.  Without one, the location
-is the path in the image, with the finding's byte offset as its region.  Valid under Microsoft's
-SARIF multitool (``validate --rule-kind "Gh;Sarif"``) without an error or a warning: the suite
-runs it.
+is the path in the image, with the finding's byte offset as its region.  The verdict is the
+run's ``properties.verdict``; what was not read to its end (an incomplete verdict) is one
+error notification each in the run's invocation, and accepted unread paths are notes.  Valid
+under Microsoft's SARIF multitool (``validate --rule-kind "Gh;Sarif"``) without an error or
+a warning: the suite runs it.
 """
 
 from __future__ import annotations
@@ -128,15 +130,41 @@ def render(report: Report) -> str:
         }
         for r in rules
     ]
+    notifications = [
+        {
+            "level": "error",
+            "descriptor": {"id": "incomplete"},
+            "message": {
+                "text": report.scrub(_sentence(f"Not read to its end: {g.path}: {g.reason}"))
+            },
+        }
+        for g in report.gaps
+    ] + [
+        {
+            "level": "note",
+            "descriptor": {"id": "incomplete-accepted"},
+            "message": {
+                "text": report.scrub(
+                    _sentence(f"Not read to its end, accepted ({reason}): {g.path}: {g.reason}")
+                )
+            },
+        }
+        for g, reason in report.accepted
+    ]
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
             {
                 "tool": {"driver": driver},
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
                 "results": results,
                 # what was audited: the name the report gives it, and each image's config digest
                 "properties": {
+                    "verdict": str(report.verdict),
+                    "summary": report.scrub(report.summary),
                     "source": report.scrub(report.source),
                     "images": [
                         {"name": report.scrub(i.name), "configDigest": i.config_digest}

@@ -34,10 +34,18 @@ def render(report: Report) -> str:
                 lines.append(f"  {layer}: {_short(steps[layer], 150)}")
     for note in report.notes:
         lines.append(f"note: {note}")
+    for gap in report.gaps:
+        lines.append(f"incomplete: {_where(gap)}: {gap.reason}")
+    for gap, reason in report.accepted:
+        lines.append(f"accepted unread: {_where(gap)}: {gap.reason} (allow-list: {reason})")
     if report.allowed:
         lines.append(f"{len(report.allowed)} finding(s) accepted by the allow-list.")
-    lines.append(report.verdict)
+    lines.append(report.summary)
     return "\n".join(lines) + "\n"
+
+
+def _where(gap) -> str:
+    return gap.path + (f" (layer {gap.layer})" if gap.layer is not None else "")
 
 
 def _short(text: str, width: int) -> str:

@@ -7,7 +7,9 @@ running to the end of the line::
     url-credentials /opt/vendor/docs/*.html                           vendor docs, example URLs
     *             /usr/lib/python3/dist-packages/foo/tests/keys/*     upstream test fixtures
 
-* RULE-ID is a rule id from the report, or ``*`` for any rule except ``canary``;
+* RULE-ID is a rule id from the report, or ``*`` for any rule except ``canary``, or
+  ``incomplete`` for a path the audit could not read to its end (an incomplete verdict's
+  named paths; only this id accepts them, never ``*``);
 * PATH-GLOB is matched with ``fnmatch`` (case-sensitive; ``*`` also matches ``/``) against
   the finding's path as reported (``/etc/pip.conf``, or a pseudo-path such as
   ``<config>/config/Env/2``);
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from ..errors import AuditError, read_text
 from .catalog import RULES_BY_ID
 
+INCOMPLETE = "incomplete"  # the id that accepts an unread path (a `findings.Gap`)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -35,7 +39,7 @@ class Entry:
 
     def matches(self, rule: str, path: str) -> bool:
         return (
-            (self.rule == "*" or self.rule == rule)
+            (self.rule == rule or (self.rule == "*" and rule != INCOMPLETE))
             and rule != "canary"
             and (fnmatch.fnmatchcase(path, self.glob))
         )
@@ -59,7 +63,7 @@ def parse(text: str, origin: str = "allow-list") -> list[Entry]:
                 f"{origin} line {number}: findings of the 'canary' rule cannot be allowed; a "
                 "known secret in the image is always a leak."
             )
-        if rule != "*" and rule not in RULES_BY_ID:
+        if rule not in ("*", INCOMPLETE) and rule not in RULES_BY_ID:
             raise AuditError(
                 f"{origin} line {number}: unknown rule id {rule!r}; use an id from the report "
                 "or '*'."
@@ -72,13 +76,14 @@ def load(path: str) -> list[Entry]:
     return parse(read_text(path, "allow-list", "--allow-list"), f"allow-list {path}")
 
 
-def split(findings, entries):
-    """(kept findings, [(allowed finding, reason)])."""
+def split(findings, entries, rule=None):
+    """(kept, [(allowed, reason)]) of findings, or of gaps with ``rule=INCOMPLETE``."""
     kept, allowed = [], []
-    for finding in findings:
-        entry = next((e for e in entries if e.matches(finding.rule, finding.path)), None)
+    for item in findings:
+        which = rule or item.rule
+        entry = next((e for e in entries if e.matches(which, item.path)), None)
         if entry is None:
-            kept.append(finding)
+            kept.append(item)
         else:
-            allowed.append((finding, entry.reason))
+            allowed.append((item, entry.reason))
     return kept, allowed

@@ -14,7 +14,7 @@ import re
 
 from ..detect import ownership
 from ..errors import AuditError
-from ..findings import Finding, ImageInfo, LayerInfo, Report
+from ..findings import Finding, Gap, ImageInfo, LayerInfo, Report
 from ..image.layouts import Layout
 from ..image.tar import printable
 from .attribution import attribute, deleted_in, locate
@@ -26,10 +26,22 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def verify(blobs: dict[str, Blob], layout: Layout) -> None:
+    """Every blob against its name (a digest), the size its descriptors declare, and every layer
+    against its config's diff_id (compressed or not); blobs the deadline left unread (a gap
+    says so) are not checked."""
     for name, blob in blobs.items():
+        if not blob.digest:
+            continue
         expected = None
         parts = name.split("/")
-        if len(parts) == 3 and parts[0] == "blobs" and parts[1] == "sha256":
+        if len(parts) == 3 and parts[0] == "blobs":
+            if parts[1] != "sha256":
+                if name in layout.sizes:
+                    raise AuditError(
+                        f"{printable(name)!r} is named by a {parts[1]} digest, which the audit "
+                        "does not check; save the image with sha256 digests."
+                    )
+                continue
             expected = parts[2]
         elif len(parts) == 1 and name.endswith(".json") and HEX64.fullmatch(name[:-5]):
             expected = name[:-5]
@@ -39,25 +51,59 @@ def verify(blobs: dict[str, Blob], layout: Layout) -> None:
                 f"{blob.digest}); the archive is corrupt or was tampered with. Save the "
                 "image again."
             )
+        declared = layout.sizes.get(name)
+        if declared is not None and declared != blob.size:
+            raise AuditError(
+                f"{printable(name)!r} holds {blob.size} bytes where its descriptor says "
+                f"{declared}; the archive is corrupt or was tampered with. Save the image again."
+            )
     for image in layout.images:
+        if len(image.diff_ids) != len(image.layers):
+            raise AuditError(
+                f"the config of {image.name} lists {len(image.diff_ids)} diff_ids for "
+                f"{len(image.layers)} layers; the archive is corrupt or was tampered with."
+            )
         for i, key in enumerate(image.layers):
             blob = blobs[key]
             if blob.kind != "layer":
                 raise AuditError(
-                    f"layer {i} ({printable(key)!r}) of {image.name} is not a tar, gzip or "
-                    "zstd stream; the archive is corrupt."
+                    f"layer {i} ({printable(key)!r}) of {image.name} is not a tar, gzip, "
+                    "zstd, bzip2 or xz stream; the archive is corrupt."
                 )
-            if (
-                blob.compression == "none"
-                and i < len(image.diff_ids)
-                and image.diff_ids[i].startswith("sha256:")
-                and image.diff_ids[i][7:] != blob.digest
-            ):
+            if not blob.digest or blob.result.gaps:  # (a gap instead: not read to its end)
+                continue
+            read = blob.digest if blob.compression == "none" else blob.diff_id
+            if image.diff_ids[i] != f"sha256:{read}":
                 raise AuditError(
                     f"layer {i} ({printable(key)!r}) of {image.name} does not match the "
-                    "config's diff_id (sha256 mismatch); the archive is corrupt or was "
-                    "tampered with. Save the image again."
+                    "config's diff_id (the sha256 of its uncompressed bytes); the archive is "
+                    "corrupt or was tampered with. Save the image again."
                 )
+
+
+def gaps(blobs: dict[str, Blob], layout: Layout | None) -> list[Gap]:
+    """What the blobs' scans could not read to the end, each on its layer."""
+    index = {}
+    for image in layout.images if layout is not None else ():
+        for i, key in enumerate(image.layers):
+            index.setdefault(key, i)
+    out = []
+    for key, blob in blobs.items():
+        for gap in blob.gaps + (blob.result.gaps if blob.result else []):
+            gap.layer = index.get(gap.blob if gap.blob is not None else key)
+            out.append(gap)
+    return out
+
+
+def _document(matcher, blob: Blob, pseudo: str, location: str, key: str | None) -> list[Finding]:
+    """A JSON document's findings: its strings as parsed, and the canaries its bytes hold that
+    no string showed (an escape the parse undid the other way, a byte outside any string)."""
+    seen: set[int] = set()
+    found = scan_json(matcher, blob.doc, pseudo, location, key, seen)
+    for canary, finding in blob.raw.items():
+        if canary not in seen:
+            found.append(dataclasses.replace(finding, path=pseudo, blob=key))
+    return found
 
 
 def _layer_findings(blobs, image) -> list[Finding]:
@@ -96,8 +142,7 @@ def findings(matcher, blobs: dict[str, Blob], layout: Layout, report: Report, in
                     report.notes.append(note)
         image_findings = _layer_findings(blobs, image)
         attribute(image_findings, [(k, blobs[k].result) for k in image.layers], image.history)
-        config = blobs[image.config].doc
-        for f in scan_json(matcher, config, "<config>", "config", blob=None):
+        for f in _document(matcher, blobs[image.config], "<config>", "config", None):
             m = re.match(r"<config>/history/(\d+)/", f.path + "/")
             if m:
                 f.location = "history"
@@ -115,23 +160,21 @@ def findings(matcher, blobs: dict[str, Blob], layout: Layout, report: Report, in
             locate(image_findings, image, instructions, map_layers(instructions, image.steps))
         out.extend(image_findings)
     for key, kind in layout.attestations.items():
-        doc = blobs[key].doc
-        if doc is not None:
-            out.extend(scan_json(matcher, doc, f"<{kind}>", "attestation", blob=key))
+        if blobs[key].doc is not None:
+            out.extend(_document(matcher, blobs[key], f"<{kind}>", "attestation", key))
         for f in blobs[key].findings:
             f.location = "attestation"
             out.append(f)
     # manifest.json (RepoTags...), index.json and every manifest and nested index reached
     # from it (annotations, descriptors): scanned like the config
     for key in sorted(layout.manifests):
-        doc = blobs[key].doc
-        if doc is not None:
-            out.extend(scan_json(matcher, doc, f"<{key}>", "manifest", blob=key))
+        if blobs[key].doc is not None:
+            out.extend(_document(matcher, blobs[key], f"<{key}>", "manifest", key))
     for key, blob in blobs.items():
         if key in used:
             continue
         if blob.kind == "json":
-            found = scan_json(matcher, blob.doc, f"<archive>/{key}", "archive", key)
+            found = _document(matcher, blob, f"<archive>/{key}", "archive", key)
         else:
             found = list(blob.findings) + (blob.result.findings if blob.result else [])
         for f in found:

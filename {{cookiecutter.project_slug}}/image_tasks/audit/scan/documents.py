@@ -1,31 +1,74 @@
-"""The image config, manifests, indexes and attestations: every string of a JSON document.
+"""The image config, manifests, indexes and attestations: JSON documents, parsed strictly
+(`parse`), and every string of them scanned (`scan_json`).
 
-Canaries and pattern rules apply to every string (and key); the ``secret-variable`` rule to
-the assignments a string makes: ENV entries (``NAME=value``), labels, build arguments
+A key that appears twice in one object (or twice but for its case) is an error: Python keeps
+the last value, Go's encoding/json (docker, containerd, podman) merges both objects into one
+struct and matches keys regardless of case, so the audit could not say which reading an engine
+makes.  Canaries and pattern rules apply to every string (and key); the ``secret-variable``
+rule to the assignments a string makes: ENV entries (``NAME=value``), labels, build arguments
 recorded in the history (``|1 TOKEN=...``) or in a provenance statement (``build-arg:NAME``).
+(Every byte of each document is searched for the canaries as bytes too: `blobs`.)
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from ..detect import redaction
 from ..detect.checks import real_match
 from ..detect.matching import Matcher
+from ..errors import AuditError
 from ..findings import Finding
 from ..image.tar import printable
 from ..rules.catalog import SECRET_VARIABLE
 
+
+class NotJson(ValueError):
+    """The bytes are not a JSON document."""
+
+
+def parse(data: bytes, name: str):
+    """The JSON document in ``data`` (the blob ``name``); `NotJson` when it is not one,
+    `AuditError` when a key repeats."""
+
+    def unique(pairs):
+        seen: dict[str, str] = {}
+        for key, _ in pairs:
+            folded = key.casefold()
+            if folded in seen:
+                same = seen[folded] == key
+                raise AuditError(
+                    f"the JSON document {name} holds the key {printable(key[:60])!r} twice"
+                    + ("" if same else f" (also as {printable(seen[folded][:60])!r})")
+                    + " in one object: readers disagree on which value counts (Python keeps the "
+                    "last, Go's encoding/json merges them, whatever their case), so the audit "
+                    "cannot say what an engine reads. Save the image again with a sound tool."
+                )
+            seen[folded] = key
+        return dict(pairs)
+
+    try:
+        return json.loads(data, object_pairs_hook=unique)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        raise NotJson(name) from None
+
+
 KV = re.compile(r"(?:^|[\s|'\"])([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s]*)")
 
 
-def scan_json(m: Matcher, doc, pseudo: str, location: str, blob: str | None) -> list[Finding]:
-    """Apply canaries, patterns and secret-variable checks to every string of a JSON doc."""
+def scan_json(
+    m: Matcher, doc, pseudo: str, location: str, blob: str | None, seen: set | None = None
+) -> list[Finding]:
+    """Apply canaries, patterns and secret-variable checks to every string of a JSON doc;
+    ``seen`` gets the indexes of the canaries found."""
     findings: list[Finding] = []
     for path, key, value in _walk(doc, pseudo):
         data = value.encode("utf-8", "surrogateescape")
         shown = printable(path)
         for index, name in m.canaries_in_text(data):
+            if seen is not None:
+                seen.add(index)
             findings.append(
                 Finding(
                     "canary",

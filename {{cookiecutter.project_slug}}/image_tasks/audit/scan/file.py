@@ -1,9 +1,10 @@
 """One file's scan: fed its data piece by piece (`FileScan.feed`), then finished (`finish`).
 
-The object owns everything a file's scan carries from piece to piece: which canaries and
-pattern secrets were found already, the tail of the previous piece (so that a needle or a
-pattern may straddle two pieces), the per-rule candidate counts, the head kept for the
-credential-file rules, and the sha256 that the ownership check compares with a RECORD.
+The object owns everything a file's scan carries from piece to piece: which pattern secrets
+were found already, the tail of the previous piece (so that a pattern may straddle two
+pieces), the per-rule candidate counts, the head kept for the credential-file rules, and the
+sha256 that the ownership check compares with a RECORD.  Canaries are not searched here but
+over the whole stream the file lies in (`detect.stream_search`).
 
 Policy (see `rules`): in a package tree, and unless ``strict``, findings of the generic rules
 (``scope="outside-packages"``, and line-wrapped base64) are *held* (`ownership.Candidate`)
@@ -16,12 +17,13 @@ import hashlib
 
 from ..detect import credfiles, ownership
 from ..detect.matching import OUTSIDE_PACKAGES, Matcher
+from ..detect.stream_search import StreamSearch, plane_findings
 from ..findings import Finding
 from ..image.tar import printable
 from ..rules.scope import in_package_tree
 
 TEXT_SNIFF = 8192
-ENCODED_BINARY_LIMIT = 1 << 20  # larger binaries get the raw/percent needles only
+SMALL = 1 << 20  # files up to this size are read whole from the reader's buffer
 MAX_FINDINGS_PER_FILE = 20
 OVERLAP = 9216  # carried between pieces of a large text file (longest rule match + slack)
 
@@ -32,9 +34,16 @@ def is_text(buf, s: int, e: int) -> bool:
 
 
 class FileScan:
-    """The scan of one file of ``size`` bytes at ``path`` (normalised), from ``blob``."""
+    """The scan of one file of ``size`` bytes at ``path`` (normalised), from ``blob``.
 
-    def __init__(self, matcher: Matcher, path: str, size: int, blob, *, keep: int = 0) -> None:
+    A file that is a member of a tar stream has its canaries found by that stream's plane
+    (`layer.LayerScan`); a file that is a stream of its own (a nested archive's member, a
+    decompressed file, an opaque blob) owns one: ``own_plane``, whose hits `finish` turns into
+    findings."""
+
+    def __init__(
+        self, matcher: Matcher, path: str, size: int, blob, *, keep: int = 0, own_plane=False
+    ) -> None:
         self.m = matcher
         self.path = path
         self.shown = "/" + printable(path)
@@ -43,7 +52,7 @@ class FileScan:
         self.packaged = not matcher.strict and in_package_tree(path)
         self.file_rules = credfiles.rules_for(path, size)
         # the head of the file is kept for the credential-file rules, and ``keep`` bytes of it
-        # for the caller (a package record, a nested archive)
+        # for the caller (a package record)
         self.keep = max(keep, credfiles.COLLECT_LIMIT if self.file_rules else 0)
         self.head = bytearray()
         self.findings: list[Finding] = []
@@ -51,69 +60,38 @@ class FileScan:
         self.notes: list[str] = []
         self.sha256 = None
         self.text: bool | None = None
-        self.needles = matcher.needles
-        self._found_needles: set[int] = set()
+        self.plane = StreamSearch(matcher.needles) if own_plane else None
+        self.read = 0  # bytes fed so far
         self._found_patterns: set = set()
         self._wrapped: set[int] = set()
         self._counts: dict[str, int] = {}
-        self._tail = b""  # the end of the previous piece, for needles across the boundary
-        self._carry = b""  # the same for patterns (longer)
-        self._pieces = 0
+        self._carry = b""  # the end of the previous piece, for patterns across the boundary
 
     def feed(self, buf, s: int, e: int, hits=None) -> None:
-        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the term positions of a
-        range that holds it, when the caller searched one already (a whole buffer of small
-        files, `layer.BufferIndex`)."""
-        first = not self._pieces
-        self._pieces += 1
-        if first:
+        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the pattern terms'
+        positions of a range that holds it, when the caller searched one already (a whole
+        buffer of small files, `layer.BufferIndex`)."""
+        if self.text is None:
             self.text = is_text(buf, s, e)
-            if self.size > ENCODED_BINARY_LIMIT and not self.m.strict and not self.text:
-                self.needles = self.m.plain_needles  # (the policy on large binaries)
+        self.read += e - s
         if len(self.head) < self.keep:
             self.head += buf[s : min(e, s + self.keep - len(self.head))]
-        if hits is None:
-            wanted = None if self.text else tuple(k for k, n in enumerate(self.needles) if n)
-            hits = self.m.hits(buf, s, e, wanted)
-        self._canaries(buf, s, e, hits)
-        if self.text:
-            if self._carry:  # the carried tail lets matches span the boundary
-                data = self._carry + bytes(buf[s:e])
-                self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
-            else:
-                self._patterns(buf, s, e, hits)
-            # a package-tree text file's sha256, for the RECORD check: from the first piece of
-            # a large file; a small one's only when it holds findings (the cheap cases)
-            if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):
-                if self.sha256 is None:
-                    self.sha256 = hashlib.sha256()
-                self.sha256.update(buf[s:e])
-        if self.m.overlap:
-            self._tail = bytes(buf[max(s, e - self.m.overlap) : e])
-        if self.text:
-            self._carry = bytes(buf[max(s, e - OVERLAP) : e])
-
-    def _canaries(self, buf, s: int, e: int, hits) -> None:
-        if not self._tail and not hits.any("needle", s, e):
-            return
-        found = self._found_needles
-        for k, needle in enumerate(self.needles):
-            if needle is None or k in found:
-                continue
-            positions = hits.positions(k, s, e)
-            if positions:
-                hit, lo, hi, i = buf, s, e, positions[0]
-            elif self._tail:
-                tail = self._tail
-                joint = tail + bytes(buf[s : s + len(needle) - 1])
-                j = joint.find(needle)
-                if not 0 <= j < len(tail) < j + len(needle):
-                    continue
-                hit, lo, hi, i = joint, 0, len(joint), j
-            else:
-                continue
-            found.add(k)
-            self.findings.append(self.m.canary_hit(k, self.path, self.blob, hit, lo, hi, i))
+        if self.plane is not None:
+            self.plane.feed(buf, s, e)
+        if not self.text:
+            return  # (the pattern rules read text files only)
+        if self._carry:  # the carried tail lets matches span the boundary
+            data = self._carry + bytes(buf[s:e])
+            self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
+        else:
+            self._patterns(buf, s, e, hits if hits is not None else self.m.hits(buf, s, e))
+        # a package-tree text file's sha256, for the RECORD check: from the first piece of
+        # a large file; a small one's only when it holds findings (the cheap cases)
+        if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):
+            if self.sha256 is None:
+                self.sha256 = hashlib.sha256()
+            self.sha256.update(buf[s:e])
+        self._carry = bytes(buf[max(s, e - OVERLAP) : e])
 
     def _patterns(self, buf, s: int, e: int, hits) -> None:
         m = self.m
@@ -129,7 +107,17 @@ class FileScan:
             (self.held if held else self.findings).append(finding)
 
     def finish(self) -> None:
-        """Apply the credential-file rules to the head and cap the file's findings."""
+        """Turn the own plane's hits into findings, apply the credential-file rules to the
+        head and cap the file's findings."""
+        if self.size < 0:  # (a stream whose size was not told: as read)
+            self.size = self.read
+        if self.plane is not None:
+            self.findings += plane_findings(
+                self.m.needles, self.plane, self.shown, 0, self.read, "file content", "file",
+                self.blob,
+            )  # fmt: skip
+            if self.plane.dropped:
+                self.notes.append(f"{self.shown}: more canary hits than are listed")
         for rule in self.file_rules:
             found, notes = credfiles.check(
                 rule, bytes(self.head), self.shown, self.size, self.blob, self.m.scrub

@@ -1,9 +1,17 @@
-"""A layer's filesystem, member by member: names, links, pax records, deletions, files.
+"""A layer's filesystem, member by member: names, links, pax records, deletions, files; and
+every byte of the layer's stream searched for the canaries.
 
-A layer is read once (`image.tar.TarStream`).  Members that fit in the reader's buffer (almost
-all of them) have their canaries found by one search per needle over the whole buffer
-(`BufferIndex`), mapped back to the members; larger members are fed to their `FileScan` piece
-by piece.  What a layer yields (`LayerResult`) is small: findings, the findings held for the
+A layer is read once (`image.tar.TarStream`).  Its canary plane (`detect.stream_search`) sees
+every byte of the stream as it enters the reader's buffers, headers, padding and what follows
+the end-of-archive marker included, whatever the parser makes of them; each member then names
+the hits that lie in it (`_Span`): its headers, its data (a finding on the file), the padding
+after it, or the stream itself where a hit runs across a boundary or lies after the last member.
+The structural plane beside it reads what the parser understood: names and link targets as an
+engine resolves them, pax records, credential files, pattern rules (a whole buffer of small
+members searched at once by `BufferIndex`, a large member piece by piece), package records,
+deletions, and archives inside files (`nested`).
+
+What a layer yields (`LayerResult`) is small: findings, gaps, the findings held for the
 ownership check with the package-tree files' sizes, the package records, deletions, counts.
 Files the layer's own records list are settled when it ends (`ownership.settle_own`), in the
 worker process that read it; only the rest wait for the layers below.
@@ -18,13 +26,15 @@ from dataclasses import dataclass, field
 
 from ..detect import credfiles, ownership
 from ..detect.matching import URL_RULES, Matcher
-from ..errors import AuditError
-from ..findings import Finding
+from ..detect.stream_search import StreamSearch
+from ..errors import OutOfTime
+from ..findings import Finding, Gap
+from ..image.readers import BytesReader
 from ..image.tar import Member, TarStream, printable
 from ..rules.patterns import PATTERN_RULES
 from ..rules.scope import in_package_tree
 from . import nested
-from .file import ENCODED_BINARY_LIMIT, FileScan, is_text
+from .file import SMALL, FileScan, is_text
 
 
 @dataclass
@@ -32,6 +42,7 @@ class LayerResult:
     """What one layer blob yielded."""
 
     findings: list[Finding] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
     whiteouts: set[str] = field(default_factory=set)  # deleted paths
     opaque: set[str] = field(default_factory=set)  # directories whose lower content is hidden
     files: int = 0
@@ -44,8 +55,8 @@ class LayerResult:
 
 
 class BufferIndex:
-    """The term positions of the reader's current buffer, searched once for all the small
-    files in it (`matching.Matcher.hits`).
+    """The pattern terms' positions in the reader's current buffer, searched once for all the
+    small files in it (`matching.Matcher.hits`).
 
     Small members sit many to a buffer; one search per term over the whole buffer (one pass
     for all terms with hyperscan) replaces one per term and member, and runs the fast search
@@ -66,39 +77,159 @@ class BufferIndex:
         return self.hits
 
 
+@dataclass(slots=True)
+class _Span:
+    """Where a member lies in its stream, for naming the canary hits there."""
+
+    shown: str  # its path as reported
+    header: int  # offset of its first header block
+    data: int  # offset of its data
+    end: int  # offset just after its data
+    named: set  # canaries its name, link or pax records were reported for already
+    found: set  # (where, canary) reported for it from the plane
+
+
+class HitNamer:
+    """Names the canary plane's hits of one tar stream by where they lie: in a member's
+    headers, its data (a finding on the file), the padding after it, across a boundary, or
+    after the end-of-archive marker.  ``data_elsewhere``: the members' data is searched by
+    another stream's plane (the outer archive's blobs), so hits there are left to it."""
+
+    def __init__(self, matcher: Matcher, stream_path: str, blob, data_elsewhere=False) -> None:
+        self.needles = matcher.needles
+        self.plane = StreamSearch(matcher.needles)
+        self.stream_path = stream_path
+        self.blob = blob
+        self.data_elsewhere = data_elsewhere
+        self.findings: list[Finding] = []
+        self.span: _Span | None = None
+        self._after: set = set()
+
+    def member(self, member: Member, shown: str) -> _Span:
+        """A member was read: the hits before it are named, and its span begins."""
+        self._name(member.header_offset)
+        end = member.data_offset + member.size
+        self.span = _Span(shown, member.header_offset, member.data_offset, end, set(), set())
+        return self.span
+
+    def end(self, stream: TarStream) -> tuple[list[Finding], list[str]]:
+        """Every hit the plane holds is named (after `TarStream.finish`: the stream read to
+        its end; else, after an error, as far as it was read): the findings named since the
+        last call, and the notes to add."""
+        self._name(self.plane.offset, stream.end_offset)
+        found, self.findings = self.findings, []
+        if self.plane.dropped:
+            note = f"{self.stream_path}: {self.plane.dropped} more canary hit(s) than are listed"
+            return found, [note]
+        return found, []
+
+    def _name(self, upto: int, marker: int | None = None) -> None:
+        """Name the hits before ``upto`` (the next member's first header, or the end of the
+        stream): in the last member (`span`), or after the end-of-archive ``marker``."""
+        hits = self.plane.take(upto)
+        needles = self.needles
+        span = self.span
+        for hit in hits:
+            canary = needles.canary(hit.needle)
+            end = hit.offset + len(needles.data[hit.needle])
+            if marker is not None and hit.offset >= marker:
+                key, where, location = (
+                    "after",
+                    "the stream after its end-of-archive marker",
+                    "stream",
+                )
+                path, start, stop = self.stream_path, marker, upto
+            elif span is None:
+                key, where, location = "before", "the stream's first bytes", "stream"
+                path, start, stop = self.stream_path, 0, upto
+            elif hit.offset < span.data:
+                if canary in span.named and end <= span.data:
+                    continue  # (its name or a pax record: reported as such)
+                crosses = end > span.data
+                key, location = "header", "stream" if crosses else "header"
+                where = "its tar headers" + (" and into its data" if crosses else "")
+                path, start, stop = span.shown, span.header, span.data
+            elif hit.offset < span.end:
+                crosses = end > span.end
+                if self.data_elsewhere and not crosses:
+                    continue
+                key, location = ("across", "stream") if crosses else ("data", "file")
+                where = "its data and what follows it" if crosses else "file content"
+                path, start, stop = span.shown, span.data, span.end
+            else:
+                key, where, location = "padding", "the padding after its data", "padding"
+                path, start, stop = span.shown, span.end, upto
+            seen = span.found if span is not None and key != "after" else self._after
+            if (key, canary) in seen:
+                continue
+            seen.add((key, canary))
+            if location != "file":  # (the bytes around it, whatever region they are in)
+                start, stop = min(start, hit.offset), max(stop, end)
+            self.findings.append(
+                needles.finding(hit, path, start, stop, where, location, self.blob)
+            )
+
+
 class LayerScan:
     """Scans the members of one tar stream: a layer (depth 0) or a nested tar inside one.
 
-    ``prefix`` is prepended to the paths of a nested tar's members (``/opt/x.tar.gz!/``);
-    a nested tar has no deletions and no package records of its own.
+    ``prefix`` is prepended to the paths of a nested tar's members (``opt/x.tar.gz!/``);
+    a nested tar has no deletions and no package records of its own.  ``plane``: the canary
+    plane the stream feeds (a tap of the `TarStream`); `child` makes the scan of an archive's
+    contents one level down, with a plane of its own.
     """
 
-    def __init__(
-        self, matcher: Matcher, blob, budgets: nested.Budgets, *, deadline=None, depth=0, prefix=""
-    ) -> None:
+    def __init__(self, matcher: Matcher, blob, *, deadline=None, depth=0, prefix="") -> None:
         self.m = matcher
         self.blob = blob
-        self.budgets = budgets
         self.deadline = deadline
         self.depth = depth
         self.prefix = prefix
+        self.hits = HitNamer(matcher, self._stream_path(), blob)
+        self.plane = self.hits.plane  # (the tap the stream feeds)
         self.index = BufferIndex(matcher)
         self.result = LayerResult()
         self.held: list[Finding] = []  # a nested tar's held findings, for its outer file
         self.progress = None  # called with the stream offset now and then
+        self._span: _Span | None = None
 
-    def child(self, budgets: nested.Budgets, prefix: str) -> LayerScan:
+    def child(self, prefix: str) -> LayerScan:
         """The scan of what is inside an archive in this one, one level down."""
-        depth = self.depth + 1
         return LayerScan(
-            self.m, self.blob, budgets, deadline=self.deadline, depth=depth, prefix=prefix
+            self.m, self.blob, deadline=self.deadline, depth=self.depth + 1, prefix=prefix
         )
 
+    def tick(self) -> None:
+        """Raise `OutOfTime` past the audit's deadline."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime("the audit's time limit passed before it was read to its end")
+
     def scan(self, stream: TarStream) -> LayerResult:
-        small = min(len(stream.buf), ENCODED_BINARY_LIMIT)
+        try:
+            self._members(stream)
+            stream.finish(self.tick)
+        finally:  # (after an error too: the hits read so far are witnesses)
+            found, notes = self.hits.end(stream)
+            self.result.findings += found
+            self.result.notes += notes
+        if not self.depth:  # the files this layer's own records list: settled here
+            result = self.result
+            found, result.candidates, result.tree = ownership.settle_own(
+                result.candidates, result.tree, result.owned
+            )
+            for f in found:
+                f.blob = self.blob
+            result.findings += found
+        return self.result
+
+    def _members(self, stream: TarStream) -> None:
+        small = min(len(stream.buf), SMALL)
         for member in stream:
             if not member.index & 1023:
-                self._tick(stream)
+                self.tick()
+                if self.progress is not None:
+                    self.progress(stream.offset)
+            self._span = self.hits.member(member, "/" + printable(self._path(member)))
             self._names(member)
             base = member.name.rpartition("/")[2]
             if base.startswith(".wh."):
@@ -110,37 +241,28 @@ class LayerScan:
                 self.result.bytes += member.size
                 if member.size:
                     self._file(member, stream, small)
-        if not self.depth:  # the files this layer's own records list: settled here
-            result = self.result
-            found, result.candidates, result.tree = ownership.settle_own(
-                result.candidates, result.tree, result.owned
-            )
-            for f in found:
-                f.blob = self.blob
-            result.findings += found
-        return self.result
 
-    def _tick(self, stream: TarStream) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise AuditError(
-                "the audit ran out of time while reading a layer; the image is unusually "
-                "large or hostile."
-            )
-        if self.progress is not None:
-            self.progress(stream.offset)
+    def _stream_path(self) -> str:
+        return "/" + printable(self.prefix[:-2]) if self.prefix else "<layer>"
 
     def _path(self, member: Member) -> str:
         return self.prefix + member.name
 
     def _names(self, member: Member) -> None:
+        """Canaries in the member's name as stored and as an engine resolves it, and in its
+        pax records (these bytes are in the plane too; this reading names them exactly)."""
+        named = self._span.named
         name = self.m.name_filter
-        if name is not None and name.search(member.raw_name):
-            shown = "/" + printable(self._path(member))
-            self.result.findings += self.m.text_canaries(
-                member.raw_name, shown, "a file name", "name", self.blob
-            )
+        if name is not None:
+            path = self._path(member).encode("utf-8", "surrogateescape")
+            for raw in (member.raw_name, path) if path != member.raw_name else (path,):
+                if name.search(raw):
+                    self.result.findings += self.m.text_canaries(
+                        raw, self._span.shown, "a file name", "name", self.blob, named
+                    )
+                    break
         if member.pax is not None:
-            self.result.findings += scan_pax(self.m, member, self.blob, self._path(member))
+            self.result.findings += scan_pax(self.m, member, self.blob, self._path(member), named)
 
     def _whiteout(self, path: str, base: str) -> None:
         if self.depth:
@@ -153,9 +275,11 @@ class LayerScan:
 
     def _link(self, member: Member) -> None:
         link = member.linkname.encode("utf-8", "surrogateescape")
-        shown = "/" + printable(self._path(member))
+        shown = self._span.shown
         where = f"a {member.kind} target"
-        self.result.findings += self.m.text_canaries(link, shown, where, "link", self.blob)
+        self.result.findings += self.m.text_canaries(
+            link, shown, where, "link", self.blob, self._span.named
+        )
         self.result.findings += self.m.pattern_findings(
             link, shown, where, "link", self.blob, URL_RULES
         )
@@ -163,34 +287,42 @@ class LayerScan:
     def _file(self, member: Member, stream: TarStream, small: int) -> None:
         path = self._path(member)
         record = not self.depth and ownership.is_record(path)
-        inner = nested.kind_of(path, self.depth, member.size)
+        result = self.result
         if member.size <= small:
             buf, s, e = stream.whole()
-            head = buf[s : min(e, s + 512)] if inner else b""
-            if inner and nested.unaffordable(self, path, inner, head, member.size):
-                inner = None  # (counted as skipped: its stored bytes are scanned as any file's)
+            found = nested.detect(bytes(buf[s : min(e, s + nested.HEAD)]))
             hits = self.index.for_member(stream, buf, s)
-            if not (record or inner or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
-                # most small files: no term that applies to them, nothing to read them for
+            if not (record or found or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
+                # most small files: no pattern term in them and no rule by path; nothing to
+                # read them for (their canaries: the plane)
                 if not self.depth and not self.m.strict and in_package_tree(path):
-                    self.result.tree.add(path, member.size)
+                    result.tree.add(path, member.size)
                 return
-        keep = ownership.RECORD_LIMIT if record else nested.keep(inner, member.size)
-        scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
-        if member.size <= small:
-            scan.feed(buf, s, e, hits)
         else:
+            found = nested.detect(stream.peek(nested.HEAD))
+        keep = ownership.RECORD_LIMIT if record else 0
+        scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
+        opened = nested.Opened()
+        if found is None and member.size <= small:
+            scan.feed(buf, s, e, hits)
+        elif found is None:
             for buf, s, e in stream.pieces():
                 scan.feed(buf, s, e)
+                self.tick()
+        else:  # an archive: its stored bytes to the scan as they are read, its contents opened
+            if member.size <= small:
+                scan.feed(buf, s, e, hits)
+                reader = BytesReader(memoryview(buf)[s:e])
+                nested.open_archive(self, reader, path, found, opened)
+            else:
+                tee = nested.Tee(stream, scan)
+                nested.open_archive(self, tee, path, found, opened)
+                tee.drain()
         scan.finish()
-        result = self.result
-        result.findings += scan.findings
-        result.notes += scan.notes
-        if inner:
-            opened = nested.open_archive(self, scan, inner)
-            result.findings += opened.findings
-            scan.held += opened.held
-            result.notes += opened.notes
+        result.findings += scan.findings + opened.findings
+        result.notes += scan.notes + opened.notes
+        result.gaps += opened.gaps
+        scan.held += opened.held
         if scan.packaged and not self.depth:
             result.tree.add(path, member.size)
             candidate = scan.candidate()
@@ -210,12 +342,14 @@ class LayerScan:
 
 
 def _worth(hits, buf, s: int, e: int) -> bool:
-    """Does a small file hold a term that applies to it: a needle, or (in a text file, the
-    only kind the pattern rules read) a rule's or a fragment's?"""
-    return hits.any("needle", s, e) or (hits.any_term(s, e) and is_text(buf, s, e))
+    """Does a small file hold a term that applies to it: (in a text file, the only kind the
+    pattern rules read) a rule's or a fragment's?"""
+    return hits.any_term(s, e) and is_text(buf, s, e)
 
 
-def scan_pax(matcher: Matcher, member: Member, blob, path: str | None = None) -> list:
+def scan_pax(
+    matcher: Matcher, member: Member, blob, path: str | None = None, seen: set | None = None
+) -> list:
     """Canaries and pattern rules in every pax record of a member (xattrs, uname, comment,
     vendor keys...), key and value; a record that became the member's name or link target is
     left to the name and link checks.  Location: ``pax:KEY``."""
@@ -235,7 +369,7 @@ def scan_pax(matcher: Matcher, member: Member, blob, path: str | None = None) ->
         location = f"pax:{record}"
         where = f"the pax record {record}"
         data = key + b"=" + value
-        findings += matcher.text_canaries(data, shown, where, location, blob)
+        findings += matcher.text_canaries(data, shown, where, location, blob, seen)
         if value.translate(None, b"0123456789.-").strip():  # not a number (mtime, uid...)
             findings += matcher.pattern_findings(data, shown, where, location, blob, rules)
     return findings

@@ -1,343 +1,307 @@
-"""Archives and compressed files inside a layer, opened and scanned like the layer's files.
+"""Archives and compressed files inside a layer's files, recognised by their first bytes (never
+by their names) and read as streams, to `MAX_LEVELS` levels.
 
-A file named ``.gz``, ``.tgz``, ``.zip``, ``.whl``, ``.jar`` or ``.tar`` whose first bytes
-agree is opened: a gzip stream is inflated (a tar inside is read member by member), a zip's
-members are read, a tar's members are scanned as a layer's are.  Archives inside those are
-opened too, down to `MAX_DEPTH`.  The paths of what is inside read ``/outer.tgz!/inner``.
-Bounds, each said in the report when it stops something (never silently):
+Opened (`detect`): gzip, zstd, xz, bzip2, zip (wheels, jars, zipapps, jmods: stored, deflate,
+bzip2 and lzma entries, `image.zipstream`), tar, and ``ar`` (Debian packages).  A tar inside is
+scanned as a layer is (`layer.LayerScan`, one level down); any other stream inside (a
+compressed file's content, a zip entry, an ``ar`` member) is a file of its own (`file.FileScan`
+with its own canary plane), opened in turn when it is an archive.  Every decompressed stream is
+searched for the canaries from its first byte to its last.  Paths read ``/outer.jar!/inner``.
 
-* the byte budgets per image (`Budget`): decompressed bytes scanned in nested archives, one
-  budget for archives outside package trees (``Limits.nested_bytes``: shared among the layers
-  by size, with at least `LAYER_FLOOR` for each, so that a small layer's archive is never
-  starved by the base image's documentation) and a smaller one for archives inside them
-  (``Limits.nested_package_bytes``: man pages, changelogs, vendored wheels); what is left when
-  one is spent is noted, not opened;
-* an archive larger than `MAX_ARCHIVE` is not opened (its stored bytes are still scanned);
-* a decompression bomb: output beyond `MAX_RATIO` times the input (and past 1 MiB) stops;
-* an encrypted zip member, a corrupt or truncated stream: noted, the rest goes on.
+Nothing is held whole in memory, and there is no budget shared by the image: each archive has
+its own bounds, and what a bound stops is a `findings.Gap` (an incomplete verdict, unless the
+allow-list accepts the path):
+
+* a decompressed stream may expand `RATIO` times the stored bytes read so far, past
+  `RATIO_FLOOR`, and never past `CAP` (a decompression bomb stops there);
+* archives nested deeper than `MAX_LEVELS`; the audit's deadline;
+* formats recognised but not opened (7z, rar, lz4, lzip, compress, rpm, cpio), and zip entries
+  that cannot be read (encrypted, another compression method), or that the central directory
+  names where the stream met none (`image.zipstream`).
+
+A stream that is corrupt or truncated is read as far as it decodes, which is as far as any
+reader gets: that is a note, not a gap.
 """
 
 from __future__ import annotations
 
-import zipfile
-import zlib
+import contextlib
 from dataclasses import dataclass, field
 
-from ..errors import AuditError
-from ..findings import Finding
-from ..image.compression import gzip_inflate, looks_like_tar
-from ..image.readers import BytesReader, PeekReader, Reader
-from ..image.tar import TarStream
-from ..rules.scope import in_package_tree
+from ..errors import AuditError, Stopped
+from ..findings import Finding, Gap
+from ..image import ar
+from ..image.compression import (
+    XZ_MAGIC,
+    ZSTD_MAGIC,
+    CorruptStream,
+    NoDecoder,
+    decompressed,
+    is_zstd_skippable,
+)
+from ..image.readers import PeekReader, Reader
+from ..image.tar import TarStream, checksum_ok, printable
+from ..image.zipstream import DESCRIPTOR, END, LOCAL, ZipError, ZipStream
 from .file import FileScan
 
-MAX_DEPTH = 2  # a layer's file is depth 1; an archive inside it depth 2
-MAX_ARCHIVE = 32 << 20  # stored bytes of one nested archive that are read into memory
-MAX_RATIO = 100
-LAYER_FLOOR = 16 << 20  # of the outside budget, for every layer
-RATIO_FLOOR = 1 << 20
-CHUNK = 1 << 20
-GZIP = 31  # zlib's wbits: a gzip header and trailer
-RAW_DEFLATE = -15  # no header (a zip member)
-SUFFIXES = {
-    ".tar.gz": "gzip",
-    ".tgz": "gzip",
-    ".gz": "gzip",
-    ".zip": "zip",
-    ".whl": "zip",
-    ".jar": "zip",
-    ".tar": "tar",
+MAX_LEVELS = 8  # archives within archives: /a.tgz!/b.zip!/c.jar!/... (a layer's files: level 0)
+RATIO = 200
+RATIO_FLOOR = 64 << 20
+CAP = 4 << 30  # decompressed bytes of one nested archive
+HEAD = 1024  # bytes looked at to tell a format
+CHUNK = 1 << 18  # a nested file is scanned in pieces this large
+NESTED_TAR_BUFFER = 1 << 18
+UNSUPPORTED = {
+    b"7z\xbc\xaf\x27\x1c": "7z",
+    b"Rar!\x1a\x07": "rar",
+    b"\x04\x22\x4d\x18": "lz4",
+    b"LZIP": "lzip",
+    b"\xed\xab\xee\xdb": "rpm",
+    b"070701": "cpio",
+    b"070702": "cpio",
+    b"070707": "cpio",
 }
-MAGIC = {"gzip": (b"\x1f\x8b",), "zip": (b"PK\x03\x04", b"PK\x05\x06")}
-
-
-@dataclass
-class Budget:
-    """Decompressed bytes that nested archives may still cost, and what was left unopened."""
-
-    left: int
-    what: str = "outside package trees"
-    skipped: int = 0
-    skipped_bytes: int = 0
-
-    def note(self) -> str | None:
-        if not self.skipped:
-            return None
-        return (
-            f"{self.skipped} nested archive(s) {self.what} ({self.skipped_bytes} bytes stored) "
-            "not opened: their budget of decompressed bytes for this image was spent; their "
-            "stored bytes were scanned"
-        )
-
-
-@dataclass
-class Budgets:
-    """A layer's two budgets: for archives outside package trees, and inside them."""
-
-    outside: Budget
-    inside: Budget
-
-    @classmethod
-    def of(cls, shares: tuple[int, int]) -> Budgets:
-        return cls(Budget(shares[0]), Budget(shares[1], "in package trees"))
-
-    def notes(self) -> list[str]:
-        return [n for n in (self.outside.note(), self.inside.note()) if n]
 
 
 @dataclass
 class Opened:
+    """What an archive's contents yielded (findings held for the package-tree check apart)."""
+
     findings: list[Finding] = field(default_factory=list)
     held: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
 
 
-def kind_of(path: str, depth: int, size: int) -> str | None:
-    """The nested-archive kind ``path`` is named as (None: not one, or too deep)."""
-    if depth >= MAX_DEPTH or size < 20 or path[-1:] not in "zZpPlLrR":  # (every suffix's end)
-        return None
-    low = path[-8:].lower()
-    for suffix, kind in SUFFIXES.items():
-        if low.endswith(suffix):
-            return kind
+def detect(head: bytes) -> tuple[str, int] | None:
+    """``(kind, bytes before the archive)`` of a stream that starts with ``head``, or None:
+    not an archive.  A kind "unsupported:NAME" is a format recognised but not opened."""
+    if head[:3] == b"\x1f\x8b\x08":
+        return "gzip", 0
+    if head[:4] == ZSTD_MAGIC or is_zstd_skippable(head):
+        return "zstd", 0
+    if head[:6] == XZ_MAGIC:
+        return "xz", 0
+    if (
+        head[:3] == b"BZh"
+        and head[3:4] in b"123456789"
+        and head[4:10]
+        in (
+            b"1AY&SY",  # a block
+            b"\x17rE8P\x90",  # the end of an empty stream
+        )
+    ):
+        return "bzip2", 0
+    if head[:4] in (LOCAL, END) or (head[:4] == DESCRIPTOR and head[4:8] == LOCAL):
+        return "zip", 0
+    if head[:8] == ar.MAGIC:
+        return "ar", 0
+    if head[:4] == b"JM\x01\x00" and head[4:8] == LOCAL:
+        return "zip", 4  # a jmod: a 4-byte header, then a zip
+    if head[:2] == b"#!" and (i := head.find(b"\n" + LOCAL)) > 0:
+        return "zip", i + 1  # a zipapp: a #! line, then a zip
+    if head[257:262] == b"ustar" and checksum_ok(head[:512]):
+        return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
+    if head[:2] == b"\x1f\x9d" and len(head) > 2 and 9 <= head[2] & 0x1F <= 16:
+        return "unsupported:compress (.Z)", 0
+    for magic, name in UNSUPPORTED.items():
+        if head.startswith(magic):
+            return f"unsupported:{name}", 0
     return None
 
 
-def keep(kind: str | None, size: int) -> int:
-    """How many bytes of a file named like an archive of ``kind`` its scan keeps, to open it
-    after: all of it, unless it is too large to be opened at all."""
-    return MAX_ARCHIVE if kind and size <= MAX_ARCHIVE else 0
+class _Counted(Reader):
+    """Count the stored bytes a decompressor reads."""
+
+    def __init__(self, inner: Reader) -> None:
+        self.inner = inner
+        self.n = 0
+
+    def readinto(self, view) -> int:
+        k = self.inner.readinto(view)
+        self.n += k
+        return k
+
+    def barrier(self) -> None:
+        self.inner.barrier()
 
 
-def _budget(layer, packaged: bool) -> Budget:
-    return layer.budgets.inside if packaged else layer.budgets.outside
+class _Bounded(Reader):
+    """An archive's decompressed bytes, stopped (`Stopped`) past its bounds: ``stored()`` is
+    how many stored bytes have been read so far; ``tick`` checks the deadline."""
+
+    def __init__(self, inner: Reader, stored, tick) -> None:
+        self.inner = inner
+        self.stored = stored
+        self.tick = tick
+        self.out = 0
+
+    def readinto(self, view) -> int:
+        n = self.inner.readinto(view)
+        self.out += n
+        if self.out > RATIO_FLOOR and self.out > RATIO * self.stored():
+            raise Stopped(
+                f"expands more than {RATIO} times its stored size (a decompression bomb?); "
+                f"read to byte {self.out} of its contents"
+            )
+        if self.out > CAP:
+            raise Stopped(f"expands past {CAP} bytes, the limit for one nested archive")
+        self.tick()
+        return n
+
+    def barrier(self) -> None:
+        self.inner.barrier()
 
 
-def unaffordable(layer, path: str, kind: str, head, size: int) -> bool:
-    """Is the budget for a nested archive of ``kind`` at ``path`` (its first bytes: ``head``)
-    in ``layer`` spent already?  Then it is counted as skipped, and need not be kept."""
-    if not _looks_like(kind, head):
-        return False  # (not an archive: nothing to count)
-    budget = _budget(layer, not layer.m.strict and in_package_tree(path))
-    if budget.left > 0:
-        return False
-    budget.skipped += 1
-    budget.skipped_bytes += size
-    return True
+class Tee(Reader):
+    """The stored bytes of a file, handed to its `FileScan` as they are read."""
+
+    def __init__(self, inner: Reader, scan: FileScan) -> None:
+        self.inner = inner
+        self.scan = scan
+
+    def readinto(self, view) -> int:
+        n = self.inner.readinto(view)
+        if n:
+            data = bytes(view[:n])
+            self.inner.barrier()
+            self.scan.feed(data, 0, n)
+        return n
+
+    def barrier(self) -> None:
+        self.inner.barrier()
+
+    def drain(self) -> None:
+        scratch = memoryview(bytearray(CHUNK))
+        while self.readinto(scratch):
+            pass
 
 
-def open_archive(layer, scan: FileScan, kind: str) -> Opened:
-    """Open the nested archive whose stored bytes ``scan`` just read (its head: all of it up
-    to `MAX_ARCHIVE`); ``layer`` is the `layer.LayerScan` it lies in."""
-    opened = Opened()
-    data = scan.head
-    if scan.size > MAX_ARCHIVE:
-        opened.notes.append(
-            f"{scan.shown}: a nested archive of {scan.size} bytes, over the {MAX_ARCHIVE}-byte "
-            "limit for opening one; its stored bytes were scanned, its contents were not"
-        )
-        return opened
-    if not _looks_like(kind, data):
-        return opened  # named like an archive, but it is not one
-    budget = _budget(layer, scan.packaged)
-    if budget.left <= 0:
-        budget.skipped += 1
-        budget.skipped_bytes += scan.size
-        return opened
-    prefix = scan.path + "!/"
-    below = layer.child(Budgets(budget, budget), prefix)  # (inside: the same budget)
+def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened: Opened) -> None:
+    """Read the archive at ``path`` (its kind and prefix: ``found``, from `detect`) from
+    ``reader`` (its stored bytes from the first); ``ctx`` is the `layer.LayerScan` of the stream
+    it lies in.  Findings, notes and gaps go to ``opened``."""
+    kind, prefix = found
+    shown = "/" + printable(path)
+    if kind.startswith("unsupported:"):
+        reason = f"a {kind[12:]} archive, a format the audit does not open"
+        opened.gaps.append(Gap(shown, reason, ctx.blob))
+        return
+    if ctx.depth >= MAX_LEVELS:
+        reason = f"an archive nested more than {MAX_LEVELS} levels deep; not opened"
+        opened.gaps.append(Gap(shown, reason, ctx.blob))
+        return
+    below = ctx.child(path + "!/")
     try:
         if kind == "zip":
-            _zip(below, budget, data, prefix, opened)
+            _zip(below, reader, path, prefix, opened)
+        elif kind == "tar":
+            _tar(below, reader, path, opened)
+        elif kind == "ar":
+            _ar(below, reader, path, opened)
         else:
-            reader = _Inflating(data, budget, scan.shown) if kind == "gzip" else BytesReader(data)
-            _stream(below, reader, prefix, scan.path, opened)
-    except (AuditError, zipfile.BadZipFile, zlib.error, gzip_inflate.error, EOFError) as exc:
-        reason = str(exc) if isinstance(exc, AuditError) else "corrupt or truncated"
-        opened.notes.append(f"{scan.shown}: the nested archive could not be read to its end "
-                            f"({reason.rstrip('.')}); what came before was scanned")  # fmt: skip
-    return opened
+            _compressed(below, reader, path, kind, opened)
+    except NoDecoder as exc:
+        opened.gaps.append(Gap(shown, str(exc).rstrip("."), ctx.blob))
+    except Stopped as exc:
+        if exc.__class__ is not Stopped:  # (the deadline: the caller's to name)
+            raise
+        opened.gaps.append(Gap(shown, exc.reason, ctx.blob))
+    except (AuditError, ZipError, ar.ArError) as exc:
+        reason = str(exc) if isinstance(exc, AuditError) else f"malformed: {exc}"
+        opened.notes.append(
+            f"{shown}: the nested archive could not be read to its end ({reason.rstrip('.')}); "
+            "what came before was scanned"
+        )
 
 
-def _stream(below, reader: Reader, prefix: str, path: str, opened: Opened) -> None:
-    """A decompressed stream: a tar (scanned member by member) or a single file; ``below``:
-    the `layer.LayerScan` of what is inside the archive (one level down)."""
-    peek = PeekReader(reader, 512)
-    if _is_tar(peek.head):
-        inner = below
-        try:
-            inner.scan(TarStream(peek, f"the nested tar /{prefix[:-2]}"))
-        finally:  # what was found before an error stands
-            opened.findings += inner.result.findings
-            opened.held += inner.held
-            opened.notes += inner.result.notes
-        return
-    base = path.rpartition("/")[2]
-    inner = prefix + (base[:-3] if base.lower().endswith(".gz") else base)
-    _file(below, peek, inner, MAX_ARCHIVE, opened)  # (its size is not told: as if large)
-
-
-_scratch = bytearray(CHUNK)  # decompressed pieces, one file at a time (this is not reentrant)
-_view = memoryview(_scratch)
-
-
-def _looks_like(kind: str, data) -> bool:
-    """Do a file's first bytes agree with the archive kind its name says?"""
-    if kind == "tar":
-        return _is_tar(bytes(data[:512]))
-    return bytes(data[:4]).startswith(MAGIC[kind])
-
-
-def _is_tar(head: bytes) -> bool:
-    """A tar's first header (not a block of zeros, which any zero-filled file starts with)."""
-    return len(head) == 512 and head != bytes(512) and looks_like_tar(head)
-
-
-def _file(layer, reader: Reader, path: str, size: int, opened: Opened) -> FileScan:
-    """Scan a decompressed file of ``size`` bytes (as its archive says) piece by piece; it
-    lies in ``layer``, the `layer.LayerScan` one level below the archive."""
-    kind = kind_of(path, layer.depth, size)
-    scan = FileScan(layer.m, path, size, layer.blob, keep=keep(kind, size))
+def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
+    stream = TarStream(
+        reader, f"the nested tar /{printable(path)}", buffer_size=NESTED_TAR_BUFFER,
+        taps=[below.plane],
+    )  # fmt: skip
     try:
-        while n := reader.readinto(_view):
-            scan.feed(_scratch, 0, n)
+        below.scan(stream)
+    finally:  # what was found before an error stands
+        opened.findings += below.result.findings
+        opened.held += below.held
+        opened.notes += below.result.notes
+        opened.gaps += below.result.gaps
+
+
+def _compressed(below, reader: Reader, path: str, kind: str, opened: Opened) -> None:
+    """A compressed stream: a tar inside is read member by member; anything else is one file,
+    named as the stream without its suffix (``/x.gz!/x``)."""
+    counted = _Counted(reader)
+    what = f"the nested {kind} stream /{printable(path)}"
+    out = _Bounded(decompressed(counted, what, kind), lambda: counted.n, below.tick)
+    peek = PeekReader(out, HEAD)
+    found = detect(peek.head)
+    if found is not None and found[0] == "tar":
+        _tar(below, peek, path, opened)
+        return
+    base = path.rpartition("/")[2].rpartition("!")[2]
+    stem, dot, suffix = base.rpartition(".")
+    name = stem if dot and suffix.lower() in ("gz", "tgz", "zst", "xz", "bz2", "z") else base
+    stream(below, peek, path + "!/" + name, opened, found)
+
+
+def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
+    archive = ZipStream(reader, f"the nested zip /{printable(path)}", prefix)
+    shown = "/" + printable(path)
+    inner = 0  # decompressed bytes of all entries
+    try:
+        for entry in archive:
+            inside = path + "!/" + entry.name
+            if entry.reader is None:
+                opened.gaps.append(Gap("/" + printable(inside), entry.problem, below.blob))
+                continue
+            bounded = _Bounded(entry.reader, lambda: archive.src.pos, below.tick)
+            bounded.out = inner  # (the ratio and the cap are the archive's, over all entries)
+            # (a corrupt entry: the zip's reading notes it as it passes over the rest of it)
+            with contextlib.suppress(CorruptStream):
+                stream(below, bounded, inside, opened)
+            inner = bounded.out
+    except ZipError as exc:
+        reason = f"could not be read in order past byte {archive.src.pos} ({exc}); not read"
+        opened.gaps.append(Gap(shown + "!/<the entries after it>", reason, below.blob))
+    for note in archive.notes:
+        opened.notes.append(f"{shown}: {note}")
+    for name in archive.unmet:
+        reason = "named by the central directory, where reading the zip in order met no such " \
+            "entry (hidden, overlapping, or described otherwise); not read"  # fmt: skip
+        opened.gaps.append(Gap(f"{shown}!/{printable(name)}", reason, below.blob))
+
+
+def _ar(below, reader: Reader, path: str, opened: Opened) -> None:
+    archive = ar.ArStream(reader)
+    for member in archive:
+        stream(below, archive, path + "!/" + member.name, opened)
+
+
+def stream(ctx, reader: Reader, path: str, opened: Opened, found=()) -> None:
+    """A stream that is a file of its own at ``path`` (a zip entry, a compressed file's
+    content, an ``ar`` member), in ``ctx`` (the `layer.LayerScan` of its level): scanned with
+    its own canary plane, and opened when it is an archive (``found``: its `detect` result, if
+    known already)."""
+    if found == ():
+        reader = PeekReader(reader, HEAD)
+        found = detect(reader.head)
+    scan = FileScan(ctx.m, path, -1, ctx.blob, own_plane=True)
+    try:
+        if found is not None:
+            tee = Tee(reader, scan)
+            open_archive(ctx, tee, path, found, opened)
+            tee.drain()
+        else:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while n := reader.readinto(view):
+                reader.barrier()
+                scan.feed(buf, 0, n)
+                ctx.tick()
     finally:  # what was found before an error stands
         scan.finish()
         opened.findings += scan.findings
         opened.held += scan.held
         opened.notes += scan.notes
-    if kind:  # an archive inside this one, one level further down
-        inner = open_archive(layer, scan, kind)
-        opened.findings += inner.findings
-        opened.held += inner.held
-        opened.notes += inner.notes
-    return scan
-
-
-def _zip(below, budget: Budget, data, prefix: str, opened: Opened) -> None:
-    with zipfile.ZipFile(_ViewFile(data)) as archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            shown = f"/{prefix}{info.filename}"
-            if info.flag_bits & 0x1:
-                opened.notes.append(f"{shown}: encrypted; not read")
-                continue
-            if budget.left <= 0:
-                budget.skipped += 1
-                budget.skipped_bytes += info.compress_size
-                continue
-            _file(below, _zip_member(archive, data, info, budget, shown), prefix + info.filename,
-                  info.file_size, opened)  # fmt: skip
-
-
-def _zip_member(archive: zipfile.ZipFile, data, info: zipfile.ZipInfo, budget, shown) -> Reader:
-    """A zip member's decompressed bytes.  Deflate (nearly every member of wheels and jars) is
-    inflated here, from the stored bytes in place, by the gzip inflater (``isal`` when it is
-    installed: measured faster than zipfile's zlib); other methods go through zipfile."""
-    if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
-        return _Bounded(archive.open(info), info.compress_size, budget, shown)
-    at = info.header_offset
-    header = bytes(data[at : at + 30])
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile("no local header")
-    names = int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
-    start = at + 30 + names  # (after the name and the extra field)
-    stored = memoryview(data)[start : start + info.compress_size]
-    if len(stored) < info.compress_size:
-        raise EOFError
-    if info.compress_type == zipfile.ZIP_STORED:
-        return _Bounded(_ViewFile(stored), len(stored), budget, shown)
-    return _Inflating(stored, budget, shown, RAW_DEFLATE)
-
-
-class _ViewFile:
-    """The seekable file zipfile wants, over a buffer (no copy of the whole archive)."""
-
-    def __init__(self, data) -> None:
-        self.data = memoryview(data)
-        self.pos = 0
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self.pos, len(self.data))[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, n: int = -1) -> bytes:
-        end = len(self.data) if n is None or n < 0 else min(len(self.data), self.pos + n)
-        out = bytes(self.data[self.pos : end])
-        self.pos = end
-        return out
-
-
-class _Bounded(Reader):
-    """A zip member's decompressed bytes, charged to the budget, stopped past the ratio."""
-
-    def __init__(self, member, stored: int, budget: Budget, shown: str) -> None:
-        self.member = member
-        self.limit = max(RATIO_FLOOR, MAX_RATIO * stored)
-        self.budget = budget
-        self.shown = shown
-        self.out = 0
-
-    def readinto(self, view) -> int:
-        data = self.member.read(min(len(view), _allowance(self.budget)))
-        return _charge(self, data, view)
-
-
-class _Inflating(Reader):
-    """Deflated bytes inflated, charged and bounded: a gzip file (its concatenated members too,
-    ``wbits`` 31) or a zip member's raw deflate stream (`RAW_DEFLATE`)."""
-
-    def __init__(self, data, budget: Budget, shown: str, wbits: int = GZIP) -> None:
-        self.data = memoryview(data)
-        self.pos = 0
-        self.wbits = wbits
-        self.d = gzip_inflate.decompressobj(wbits)
-        self.limit = max(RATIO_FLOOR, MAX_RATIO * len(data))
-        self.budget = budget
-        self.shown = shown
-        self.out = 0
-
-    def readinto(self, view) -> int:
-        want = min(len(view), _allowance(self.budget))
-        while True:
-            d = self.d
-            if d.eof:
-                rest = d.unused_data
-                if self.wbits != GZIP or not rest.strip(b"\0"):
-                    return 0
-                self.d = d = gzip_inflate.decompressobj(GZIP)
-                self.data, self.pos = memoryview(rest), 0
-            source = d.unconsumed_tail or self.data[self.pos : self.pos + CHUNK]
-            if not d.unconsumed_tail:
-                self.pos += len(source)
-            if not source:
-                raise EOFError
-            out = d.decompress(source, want)
-            if out:
-                return _charge(self, out, view)
-
-
-def _allowance(budget: Budget) -> int:
-    if budget.left <= 0:
-        raise AuditError("the nested-archive budget of this image was spent")
-    return budget.left
-
-
-def _charge(reader, data: bytes, view) -> int:
-    """Hand ``data`` out through ``view``, charged to the budget; AuditError past the ratio."""
-    reader.out += len(data)
-    reader.budget.left -= len(data)
-    if reader.out > reader.limit:
-        raise AuditError(
-            f"it expands more than {MAX_RATIO} times its stored size (a decompression bomb?)"
-        )
-    view[: len(data)] = data
-    return len(data)

@@ -7,6 +7,10 @@ back the small `blobs.Blob` (digest, findings, deletions, records; never the byt
 largest blobs go first, so that the last one to finish is a small one.  An error in a worker
 is the audit's error, raised here as if this process had met it.  With one job or one core,
 or ``Limits.workers == 1``, the jobs run here, in order, with the same results.
+
+Workers never outlive the audit: Ctrl-C is the parent's to handle (it ends the pool, which
+stops them), SIGTERM kills a worker at once (no handler, no traceback), and on Linux each one
+asks the kernel to kill it the moment its parent dies, however the parent died.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ def run(jobs, scanner, limits):
         return
     scanner.close()  # its hash thread: forking a process that runs threads is not safe
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(workers, initializer=_start, initargs=(type(scanner), scanner.context))
+    initargs = (type(scanner), scanner.context, os.getpid())
+    pool = context.Pool(workers, initializer=_start, initargs=initargs)
     try:
         for blob in pool.imap_unordered(_work, jobs):
             if scanner.progress is not None and blob.kind == "layer":
@@ -46,12 +51,26 @@ def run(jobs, scanner, limits):
         pool.join()
 
 
-def _start(scanner_class, context) -> None:
+def _start(scanner_class, context, parent: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (not the parent's handler, if it has one)
+    _die_with(parent)
     # no hash thread: with a worker per core, it only takes turns with the other workers
     # (measured: see benchmarks/audit_benchmark.py --ablations, no-hash-thread)
     _worker = scanner_class(context, Scrubber(), threaded=False)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # (not Linux: the parent's ending of the pool stops it)
+        pass
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _work(job):
@@ -65,6 +84,6 @@ def _scan(scanner, job):
         raise AuditError(f"cannot read {job.path!r} ({exc.strerror}).") from None
     try:
         reader = FileReader(fd, job.offset, job.size)
-        return scanner.scan_blob(job.name, reader, job.size, job.nested)
+        return scanner.scan_blob(job.name, reader, job.size)
     finally:
         os.close(fd)
