@@ -38,8 +38,9 @@ def gnu_layer(*entries) -> bytes:
 
 def canary_paths(tmp_path, layer: bytes, canary: str = PASSWORD) -> list[str]:
     report = audit.run(write(tmp_path, docker_oci(Image(layers=[layer]))), [canary])
-    assert {f.rule for f in report.findings} <= {"canary"}
-    return sorted(f.path for f in report.findings)
+    # (a Basic header holding the canary is a credential by its shape too)
+    assert {f.rule for f in report.findings} <= {"canary", "authorization-header"}
+    return sorted(f.path for f in report.findings if f.rule == "canary")
 
 
 @pytest.mark.parametrize("shift", [-30, -21, -20, -10, -1, 0, 1, 500])

@@ -217,8 +217,14 @@ def test_url_and_json_slash_forms_are_found(tmp_path, form):
     assert form not in audit.render(report, "json")
 
 
-def test_plain_token_has_one_text_needle():
-    built = canaries.build([audit.Canary("c", "VbJzn6b9E3rYoTX3rIykRRW8Hjqj")])
+def test_plain_token_has_one_text_needle_and_one_utf16_needle():
+    token = "VbJzn6b9E3rYoTX3rIykRRW8Hjqj"
+    built = canaries.build([audit.Canary("c", token)])
     text = [n for n in built.needles if not n.encodings[0].startswith("base64")]
-    assert [n.data for n in text] == [b"VbJzn6b9E3rYoTX3rIykRRW8Hjqj"]
+    # an ASCII value's UTF-16 LE and BE forms share one needle: the bytes between the zeros
+    utf16 = token.encode("utf-16-le")[:-1]
+    assert [(n.data, n.encodings) for n in text] == [
+        (token.encode(), ("raw",)),
+        (utf16, ("UTF-16 LE", "UTF-16 BE")),
+    ]
     assert len({v for v, _, _ in built.variants}) == len(built.variants)

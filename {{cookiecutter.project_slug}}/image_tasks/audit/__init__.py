@@ -61,11 +61,13 @@ of image_tasks):
   standard input, hashing, peeking), `tar` (the streaming tar reader), `compression` (magic
   bytes; gzip, zstd, bzip2, xz), `layouts` (docker-archive and OCI layouts: which blob is
   which);
-* `rules/`: the rules as data (`catalog`, `placeholders`, `scope`, `variables`) and the
-  user's `allowlist`;
+* `rules/`: the rules as data (`model`: a file rule, a pattern rule, every policy a field;
+  `files`, `patterns`, `catalog`, `placeholders`, `scope`, `variables`) and the user's
+  `allowlist`;
 * `detect/`: finding secrets in bytes: `canaries` (known secrets and their encodings), `netrc`,
   `search` (term positions: hyperscan when installed, else the stdlib), `matching` (canaries
-  and patterns over a buffer range), `credfiles`, `ownership` (package records), `redaction`;
+  and patterns over a buffer range), `checks` (a pattern rule's policy on a match),
+  `credfiles`, `ownership` (package records), `redaction`;
 * `scan/`: applying them to an image: `limits`, `file` (one file), `layer` (a layer's
   filesystem), `nested` (archives inside files), `documents` (config, manifests, attestations),
   `blobs` (one blob: classified, hashed, scanned), `parallel` (large blobs in worker

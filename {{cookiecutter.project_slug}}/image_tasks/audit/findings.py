@@ -49,6 +49,7 @@ class Finding:
     offset: int | None = None  # byte offset of the match in the file (as stored)
     instruction: str | None = None  # the Dockerfile instruction that made the layer
     lines: tuple[int, int] | None = None  # its first and last line
+    variable: str | None = None  # the variable that holds the secret (NAME=value rules)
 
     @property
     def severity(self) -> str:

@@ -12,19 +12,18 @@ netrc text is read by `netrc` (our own parser: the standard library's quotes the
 token in its errors, which may be the password).  Nothing in this module ever puts a secret in
 an exception message.
 
-Encodings searched (`needles`): the raw value; its percent-encodings (upper- and lower-case
-hex: every reserved character, or ``/`` kept as ``quote`` does by default, or ``+`` for space,
-or only ``%`` ``@`` ``:``); its JSON escaping (also with ``\\/`` for ``/``); identical forms
-are one (a value of letters and digits has one form); base64 and URL-safe base64 of the
-value at the three byte alignments, each stripped of the edge characters that depend on
-neighbouring bytes.  Any
-base64 text that contains the value contains one of these cores, so base64 of
-``login:password`` (HTTP basic auth, docker ``auths``) is found too.  When a core is too short
-to be specific, the cores of ``login:password`` are searched instead.  For base64 wrapped
-across lines, the head and tail of each core of 24 characters or more (`Fragment`) are
-searched in text files and verified with CR and LF removed (see the policy in `rules`).
-Variants that share a long common substring are searched through that substring alone (one
-pass instead of several).
+Encodings searched (`needles`): the raw value; its percent-encodings (upper- and lower-case hex:
+every reserved character, or ``/`` kept as ``quote`` does by default, or ``+`` for space, or only
+``%`` ``@`` ``:``); its JSON escaping (also with ``\\/`` for ``/``); its UTF-16 code units (LE and
+BE; for an ASCII value one needle: its bytes without the outer zero byte); identical forms are one
+(a value of letters and digits has one form); base64 and URL-safe base64 of the value at the three
+byte alignments, each stripped of the edge characters that depend on neighbouring bytes. Any base64
+text that contains the value contains one of these cores, so base64 of ``login:password`` (HTTP
+basic auth, docker ``auths``) is found too. When a core is too short to be specific, the cores of
+``login:password`` are searched instead. For base64 wrapped across lines, the head and tail of each
+core of 24 characters or more (`Fragment`) are searched in text files and verified with CR and LF
+removed (see the policy in `rules`). Variants that share a long common substring are searched
+through that substring alone (one pass instead of several).
 """
 
 from __future__ import annotations
@@ -289,6 +288,17 @@ def build(canaries: Sequence[Canary]) -> CanarySet:
                 result.needles.append(
                     Needle(form.encode("utf-8", "surrogateescape"), index, (name,))
                 )
+        # UTF-16 (Windows tools, PowerShell's default): the code units without the outer zero
+        # byte, so that one needle serves LE and BE alike when the value is ASCII
+        for form, name in (
+            (value.encode("utf-16-le", "surrogatepass")[:-1], "UTF-16 LE"),
+            (value.encode("utf-16-be", "surrogatepass")[1:], "UTF-16 BE"),
+        ):
+            if not any(n.data == form for n in result.needles[-2:]):
+                result.needles.append(Needle(form, index, (name,)))
+                result.variants.append((form, index, name))
+            else:
+                result.needles[-1].encodings += (name,)
         # base64 at three alignments; fall back to login:password when cores are short
         sources = [(raw, "base64")]
         cores = _b64_cores(raw)

@@ -15,15 +15,16 @@ import binascii
 from dataclasses import dataclass
 
 from ..findings import Finding
-from ..rules.catalog import FILE_RULES, Rule
+from ..rules.files import FILE_RULES
+from ..rules.model import FileRule
 from ..rules.placeholders import is_unfilled
 from . import netrc, redaction
 
 COLLECT_LIMIT = 1 << 20  # the head of a credential file that is read for its fields
 
 
-def _rule_index() -> tuple[dict[str, list[Rule]], list[Rule]]:
-    by_name: dict[str, list[Rule]] = {}
+def _rule_index() -> tuple[dict[str, list[FileRule]], list[FileRule]]:
+    by_name: dict[str, list[FileRule]] = {}
     under = []
     for rule in FILE_RULES:
         for name in rule.names:
@@ -37,7 +38,7 @@ BY_NAME, UNDER = _rule_index()
 UNDER_PREFIXES = tuple(p for r in UNDER for p in r.under)
 
 
-def _parent_ok(rule: Rule, parent: str) -> bool:
+def _parent_ok(rule: FileRule, parent: str) -> bool:
     if not rule.parents:
         return True
     components = parent.split("/")
@@ -50,7 +51,7 @@ def _parent_ok(rule: Rule, parent: str) -> bool:
     return False
 
 
-def rules_for(path: str, size: int) -> list[Rule]:
+def rules_for(path: str, size: int) -> list[FileRule]:
     """The credential-file rules a (normalised) path calls for."""
     rules = BY_NAME.get(path[path.rfind("/") + 1 :]) or []
     if rules:
@@ -70,13 +71,13 @@ class Field:
     end: int
 
 
-def secret_fields(rule: Rule, data: bytes) -> list[Field] | None:
+def secret_fields(rule: FileRule, data: bytes) -> list[Field] | None:
     """The secret fields of ``data`` for ``rule``; None when the rule reads no fields (the
     path alone is the finding) or the format yields none it can read (a netrc in no syntax
     known: a finding too, the file cannot be shown clean)."""
     if rule.fields == "netrc":
         return _netrc_fields(data)
-    if rule.content is None:
+    if not rule.fields:
         return None
     fields = []
     for m in rule.content.finditer(data):
@@ -120,7 +121,7 @@ def _basic_password(auth: bytes) -> bytes:
     return password if sep else decoded
 
 
-def check(rule: Rule, data: bytes, shown: str, size: int, blob, scrub) -> tuple[list, list]:
+def check(rule: FileRule, data: bytes, shown: str, size: int, blob, scrub) -> tuple[list, list]:
     """(findings, notes) of one credential-file rule on the head of the file."""
     fields = secret_fields(rule, data)
     if fields is None:

@@ -15,17 +15,18 @@ from collections.abc import Iterable
 
 from ..findings import Finding
 from ..image.tar import printable
-from ..rules.catalog import PATTERN_RULES, Rule
-from ..rules.placeholders import is_placeholder
+from ..rules.model import PatternRule
+from ..rules.patterns import PATTERN_RULES
 from . import redaction, search
 from .canaries import CanarySet
+from .checks import real_match, variable
 from .search import Term
 from .stream_search import Needles
 
 MAX_CANDIDATES = 200_000  # per rule and file: bounds the time of pathological files
 MAX_FRAGMENT_HITS = 64  # per line-wrapped base64 fragment and text: hits verified
 OUTSIDE_PACKAGES = frozenset(r.id for r in PATTERN_RULES if r.scope == "outside-packages")
-URL_RULES = tuple(r for r in PATTERN_RULES if r.id == "url-credentials")
+URL_RULES = tuple(r for r in PATTERN_RULES if r.id == "url-credentials")  # (link targets)
 
 
 class Matcher:
@@ -148,24 +149,29 @@ class Matcher:
                 rule.id,
                 path,
                 f"{rule.title} in {where}",
-                excerpt=self.pattern_excerpt(data, 0, len(data), m),
+                excerpt=self.pattern_excerpt(rule, data, 0, len(data), m),
                 location=location,
                 blob=blob,
+                variable=variable(rule, m),
             )
             for rule, m in self.patterns_in_text(data, rules)
         ]
 
-    def patterns_in_text(self, data: bytes, rules: Iterable[Rule] = PATTERN_RULES):
+    def patterns_in_text(self, data: bytes, rules: Iterable[PatternRule] = PATTERN_RULES):
         """Yield (rule, match) for real (non-placeholder) matches in a short text."""
         for rule in rules:
             for m in rule.regex.finditer(data):
-                if not placeholder_match(rule, m):
+                if real_match(rule, m):
                     yield rule, m
 
-    def pattern_excerpt(self, buf, lo, hi, m: re.Match) -> str:
-        spans = [m.span("secret")]
-        if "user" in m.re.groupindex and m.group("user") != b"__token__":
-            spans.append(m.span("user"))
+    def pattern_excerpt(self, rule: PatternRule, buf, lo, hi, m: re.Match) -> str:
+        """The match in its context, the groups the rule redacts masked (a user named
+        ``__token__``, PyPI's convention, is no secret)."""
+        spans = [
+            m.span(group)
+            for group in rule.redact
+            if m.group(group) and m.group(group) != b"__token__"
+        ]
         self.scrub.add(m.group("secret"))
         return redaction.excerpt(buf, lo, hi, m.start(), m.end(), spans)
 
@@ -194,7 +200,7 @@ class Matcher:
                 if m is None:
                     continue
                 key = (rule.id, m.group("secret"))
-                if key in found or placeholder_match(rule, m):
+                if key in found or not real_match(rule, m):
                     continue
                 found.add(key)
                 findings.append(
@@ -202,28 +208,10 @@ class Matcher:
                         rule.id,
                         shown,
                         rule.title,
-                        excerpt=self.pattern_excerpt(buf, s, e, m),
+                        excerpt=self.pattern_excerpt(rule, buf, s, e, m),
                         blob=blob,
                         offset=m.start() - s,
+                        variable=variable(rule, m),
                     )
                 )
         return findings
-
-
-def placeholder_match(rule: Rule, m: re.Match) -> bool:
-    """Is a pattern match's secret a placeholder or a documented example (no finding)?"""
-    secret = m.group("secret").decode("utf-8", "replace")
-    if rule.id == "private-key-block":
-        return len(secret.replace("\n", "").replace("\r", "")) < 64
-    if rule.example_values and any(e.lower() in secret.lower() for e in rule.example_values):
-        return True
-    if rule.id in ("pypi-token", "github-token"):
-        return len(set(secret[8:])) < 6 or "EXAMPLE" in secret.upper()
-    if rule.id == "aws-access-key-id":
-        return len(set(secret[4:])) < 5
-    if rule.id == "url-credentials" and len(secret) < 8:
-        # docs say user:pass@, scott:tiger@: short secrets with placeholder users
-        user = m.group("user").decode("utf-8", "replace")
-        if is_placeholder(user):
-            return True
-    return is_placeholder(secret)

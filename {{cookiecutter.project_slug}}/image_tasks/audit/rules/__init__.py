@@ -1,6 +1,8 @@
-"""The audit's rules and policy, as data (`catalog`: every rule; `placeholders`: values that are
-no secret; `scope`: package trees; `variables`: names that say "secret"; `allowlist`: accepted
-findings).  The engines that apply them live in `..detect` and `..scan`.
+"""The audit's rules and policy, as data (`model`: what a rule is, every policy a field;
+`files`: credential files; `patterns`: secret patterns; `catalog`: every rule; `placeholders`:
+values that are no secret; `scope`: package trees; `variables`: names that say "secret";
+`allowlist`: accepted findings).  The engines that apply them live in `..detect` and `..scan`;
+each rule's examples, true and false positives, are run by the tests.
 
 Five categories:
 
@@ -26,38 +28,40 @@ Five categories:
 ``package-integrity``
     A file an installed package owns that no longer matches its record.
 
-Scope policy for installed third-party code.  Files under a package tree (``site-packages``,
-``dist-packages``, the Python standard library, ``/usr/share/doc``, ``node_modules``, conda
-package caches) that a package manager owns are published code that any image installing
-those packages carries; they are full of documentation examples (pip's own
-``https://user:password@host``) and test fixtures (private keys of test suites).  A file is
-owned when an installed distribution's ``*.dist-info/RECORD`` lists it (with the same size, and
-the same sha256 where the audit computed one: for files where a generic pattern matched),
-or dpkg's ``var/lib/dpkg/info/*.list``, or a conda environment's ``conda-meta/*.json``, in the
-same layer or a lower one (see `ownership`).  In an owned file the *generic* patterns
-(``url-credentials``, ``netrc-entry``, ``private-key-block``; rules with
-``scope="outside-packages"``) are not applied, except to files that installers and tools write
-(``direct_url.json``, ``*.pth``, ``*.egg-link``); the token rules, whose shapes are specific
-(PyPI, GitHub, AWS), apply everywhere, and so do canaries and credential-file rules.  A file
-in a package tree that no package manager owns (a build step planted it) is an ordinary file
-and gets every rule.  An owned file whose size or sha256 no longer matches its RECORD is a
-finding itself (``package-file-modified``).  Line-wrapped base64 (below) is searched outside
-package trees only.
+Scope policy for installed third-party code. Files under a package tree (``site-packages``,
+``dist-packages``, the Python standard library, ``/usr/share/doc``, ``node_modules``, conda package
+caches) that a package manager owns are published code that any image installing those packages
+carries; they are full of documentation examples (pip's own ``https://user:password@host``) and test
+fixtures (private keys of test suites). A file is owned when an installed distribution's
+``*.dist-info/RECORD`` lists it (with the same size, and the same sha256 where the audit computed
+one: for files where a generic pattern matched), or dpkg's ``var/lib/dpkg/info/*.list``, or a conda
+environment's ``conda-meta/*.json``, in the same layer or a lower one (see `ownership`). In an owned
+file the *generic* patterns (rules with ``scope="outside-packages"``: URLs with a password, netrc
+text, PEM private keys, JWTs, Authorization headers, passwords on command lines,
+``NAME_PASSWORD=value`` assignments) are not applied, except to files that installers and tools
+write (``direct_url.json``, ``*.pth``, ``*.egg-link``); the token rules, whose shapes are specific
+(PyPI, GitHub, AWS, npm, Hugging Face, GitLab, Slack, Google), apply everywhere, and so do canaries
+and credential-file rules. A file in a package tree that no package manager owns (a build step
+planted it) is an ordinary file and gets every rule. An owned file whose size or sha256 no longer
+matches its RECORD is a finding itself (``package-file-modified``). Line-wrapped base64 (below) is
+searched outside package trees only.
 
-Credential files whose secret fields are all placeholders.  A netrc, ``pip.conf``,
-``.pypirc``, ``uv.toml``, ``.git-credentials``, docker config or ``.npmrc`` whose secret fields
-(passwords; a netrc's logins where no password stands beside them; a docker ``auth``'s
-password; ``_authToken``) are all unfilled (``${VAR}``, ``$VAR``, ``$(cmd)``, ``<password>``,
-``****``, empty: `is_unfilled`) holds no credential: a note, not a finding.  One real secret
-among placeholders is a finding.  Files found by path alone (keys, cloud credentials, uv's
-store, ``/run/secrets``) are findings whatever they hold.
+Credential files whose secret fields are all placeholders. A netrc, ``pip.conf``, ``.pypirc``,
+``uv.toml``, poetry's ``auth.toml``, ``.git-credentials``, a git config, a kubeconfig, docker config
+or ``.npmrc`` whose secret fields (passwords; a netrc's logins where no password stands beside them;
+a docker ``auth``'s password; ``_authToken``; an ``http.extraheader`` credential; a kubeconfig
+token) are all unfilled (``${VAR}``, ``$VAR``, ``$(cmd)``, ``<password>``, ``****``, empty:
+`is_unfilled`) holds no credential: a note, not a finding. One real secret among placeholders is a
+finding. Files found by path alone (keys, cloud credentials, uv's store, a Hugging Face token,
+``/run/secrets``) are findings whatever they hold.
 
-Canaries in every byte.  Every encoded form of a canary (raw, percent- and JSON-encoded,
-base64 at every alignment) is searched in every byte of the input and of every stream derived
-from it, whatever the parser makes of it (see `scan.blobs` and `detect.stream_search`): tar
-headers, padding and what follows the end-of-archive marker, compressed blobs as stored and
-decompressed, JSON documents as bytes and as parsed, every decompressed nested stream.  A
-canary found anywhere is a leak, even in input the audit cannot otherwise read.  Base64 wrapped
+Canaries in every byte.  Every encoded form of a canary (raw, percent-, JSON- and
+UTF-16-encoded, base64 at every alignment) is searched in every byte of the input and of every
+stream derived from it, whatever the parser makes of it (see `scan.blobs` and
+`detect.stream_search`): tar headers, padding and what follows the end-of-archive marker,
+compressed blobs as stored and decompressed, JSON documents as bytes and as parsed, every
+decompressed nested stream.  A canary found anywhere is a leak, even in input the audit cannot
+otherwise read.  Base64 wrapped
 across lines (``base64 FILE`` and ``encodebytes`` break every 76 columns, PEM every 64, with LF
 or CR LF) is found in text files outside package trees: the head and tail of each base64 core
 are searched there, and a hit counts when the core is whole once CR and LF are removed around

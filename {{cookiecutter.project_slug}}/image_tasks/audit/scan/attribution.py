@@ -75,8 +75,7 @@ def locate(findings, image, instructions: list[Instruction], steps: list[Instruc
             step = layer_step[finding.layer]
             ins = steps[step] if step < len(steps) else None
         elif finding.path.startswith("<config>/config/"):
-            name = finding.message.split(" ")[1] if finding.rule == "secret-variable" else ""
-            ins = _setter(instructions, name, finding.path)
+            ins = _setter(instructions, finding.variable or "", finding.path)
         ins = ins or last_from
         finding.instruction = f"{ins.keyword} {ins.args}"[:200]
         finding.lines = (ins.line, ins.end_line)

@@ -16,13 +16,13 @@ import json
 import re
 
 from ..detect import redaction
+from ..detect.checks import real_match
 from ..detect.matching import Matcher
 from ..detect.stream_search import Needles, StreamSearch, plane_findings
 from ..errors import AuditError
 from ..findings import Finding
 from ..image.tar import printable
-from ..rules.placeholders import is_placeholder
-from ..rules.variables import NOT_SECRET_NAME, SECRET_NAME
+from ..rules.catalog import SECRET_VARIABLE
 
 
 class Unescaped:
@@ -158,6 +158,7 @@ def scan_json(
                         excerpt=m.scrub(f"{name}={redaction.MASK}"),
                         location=location,
                         blob=blob,
+                        variable=name,
                     )
                 )
     return findings
@@ -211,14 +212,7 @@ def _assignments(key: str, value: str):
 
 
 def _secret_variable(name: str, value: str) -> bool:
-    upper = name.upper().replace("-", "_").replace(".", "_")
-    if not SECRET_NAME.search(upper) or NOT_SECRET_NAME.search(upper):
-        return False
-    if upper in ("NETRC", "NET_RC") or upper.endswith("_NETRC"):
-        # NETRC names a file; it is a leak only when it holds netrc text
-        words = set(value.split())
-        return "password" in words or ("login" in words and "machine" in words)
-    v = value.strip()
-    if v.startswith(("/", "./", "~/", "file:")) and " " not in v:
-        return False  # a path to a secret file, not the secret
-    return not is_placeholder(v)
+    """Does the assignment ``name=value`` hold a literal secret (`SECRET_VARIABLE`)?"""
+    text = f"{name}={value}".encode("utf-8", "surrogateescape")
+    m = SECRET_VARIABLE.regex.fullmatch(text)
+    return m is not None and real_match(SECRET_VARIABLE, m)

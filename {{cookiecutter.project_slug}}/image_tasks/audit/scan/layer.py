@@ -31,7 +31,7 @@ from ..errors import OutOfTime
 from ..findings import Finding, Gap
 from ..image.readers import BytesReader
 from ..image.tar import Member, TarStream, printable
-from ..rules.catalog import PATTERN_RULES
+from ..rules.patterns import PATTERN_RULES
 from ..rules.scope import in_package_tree
 from . import nested
 from .file import SMALL, FileScan, is_text
