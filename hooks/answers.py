@@ -2,8 +2,9 @@
 
 cookiecutter and cruft run them all in the pre-gen hook (pre_gen_project.py); copier runs each as
 its question's validator (copier_extension.py). The rules themselves live in the baked package
-(image_tasks/validation.py), where the tasks apply them to the same values after baking; this
-module imports them from the template's project folder, writing no byte code there.
+(image_tasks/validation.py, index/url.py, index/cloud.py, engine/base_images.py), where the tasks
+apply them to the same values after baking; this module imports them from the template's project
+folder, writing no byte code there.
 """
 
 import importlib
@@ -29,8 +30,8 @@ def _baked(*names: str) -> list[ModuleType]:
         sys.dont_write_bytecode = writes_bytecode
 
 
-validation, base_images, cloud_index, errors = _baked(
-    "validation", "base_images", "cloud_index", "errors"
+validation, index_url, base_images, cloud_index, errors = _baked(
+    "validation", "index.url", "engine.base_images", "index.cloud", "errors"
 )
 TaskError = errors.TaskError
 
@@ -74,7 +75,7 @@ def cloud_index_url(answers: Answers) -> str | None:
 def check_private_index_url(answers: Answers) -> None:
     """A URL the tasks accept; for a cloud index, also the one its names locate (once they pass,
     so that a bad name is reported once, at its own question)."""
-    url = validation.check_index_url(answers["private_index_url"])
+    url = index_url.check_index_url(answers["private_index_url"])
     expected = cloud_index_url(answers)
     if expected is not None and all(
         not problem(name, answers) for name in CLOUD_ANSWERS[answers["index_auth"]]

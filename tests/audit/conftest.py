@@ -1,17 +1,10 @@
-"""Make the template's image_tasks package and the test builders importable; run every audit
-test twice: with the optional accelerators (hyperscan, isal) and with the standard library
-alone, which must give the same results."""
+"""Run every audit test twice: with the optional accelerators (hyperscan, isal) and with the
+standard library alone, which must give the same results.  (pyproject's pythonpath makes the
+template's image_tasks and these tests' builders importable.)"""
 
-import sys
 import zlib
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "{{cookiecutter.project_slug}}"))
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
 
 @pytest.fixture(autouse=True, params=["accelerated", "stdlib"])

@@ -8,8 +8,10 @@ import tarfile
 
 import pytest
 from audit_builders import Image, docker_oci, layer, write
-from image_tasks import audit, publish, records
+from image_tasks import audit
 from image_tasks.errors import TaskError
+from image_tasks.state import records
+from image_tasks.tasks import publish
 
 
 def test_publish_refuses_an_incomplete_audit(tmp_path, monkeypatch):
@@ -23,8 +25,7 @@ def test_publish_refuses_an_incomplete_audit(tmp_path, monkeypatch):
     fixture = b"7z\xbc\xaf\x27\x1c" + gzip.compress(unread.getvalue())
     report = audit.run(write(tmp_path, docker_oci(Image(layers=[layer(("opt/x.7z", fixture))]))))
     assert report.verdict == "incomplete" and report.exit_code == 3
-    records.REPORT.write_text(audit.render(report, "json"))
-    recorded = records.record_audit("app:dev", "sha256:" + "b" * 64, [])
+    recorded = records.record_audit("app:dev", "sha256:" + "b" * 64, report, [])
     assert recorded.verdict == "incomplete" and not recorded.clean
     with pytest.raises(TaskError, match="could not read everything") as refused:
         publish.clean_audit("app:dev", "sha256:" + "b" * 64)
