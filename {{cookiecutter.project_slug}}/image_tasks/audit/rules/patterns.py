@@ -81,6 +81,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         max_length=1200,
         scope="outside-packages",
         anonymous_users=("anonymous", "ftp"),
+        min_classes=2,  # prose reads as netrc too: "a machine for password history"
         true_positives=(
             "machine nexus.example.com login ci password Q7vLm2Rt9xWp",
             "machine nexus.example.com\n  login ci\n  password Q7vLm2Rt9xWp\n",
@@ -89,6 +90,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         false_positives=(
             "machine nexus.example.com login ${USER} password ${PASSWORD}",
             "machine learning models need a password",
+            "a machine for password history",
             "default login anonymous password user@site",  # (anonymous FTP: an e-mail address)
         ),
     ),
@@ -337,6 +339,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         scope="outside-packages",
         check="authorization",
         min_distinct=6,
+        min_classes=2,
         true_positives=(
             'curl -H "Authorization: Bearer Q7vLm2Rt9xWpHs8Kq3Vn5Lz1" https://api.example.com',
             "\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX1E3dkxtMlJ0OXhXcA==",
@@ -348,6 +351,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
             "Authorization: Bearer XXXXXXXXXXXX",
             "Authorization: Basic dXNlcjpwYXNzd29yZA==",  # user:password
             'assert headers["Authorization"] == "Bearer test-token"',
+            "the Authorization: token authentication scheme",
         ),
     ),
     PatternRule(
