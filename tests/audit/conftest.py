@@ -21,7 +21,7 @@ def engines(request, monkeypatch):
     from image_tasks.audit.image import compression
 
     if request.param == "stdlib":
-        monkeypatch.setattr(search, "engine", lambda terms, only=None: search.StdlibEngine(terms))
+        monkeypatch.setattr(search, "engine", search.StdlibEngine)
         monkeypatch.setattr(compression, "gzip_inflate", zlib)
     else:
         need(compression.gzip_inflate is not zlib, "the isal wheel is not installed")

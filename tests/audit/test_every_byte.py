@@ -117,7 +117,8 @@ def gzip_with_header(data: bytes, *, name: bytes = b"", comment: bytes = b"", ex
 
 
 def test_in_a_gzip_layers_header_fields(tmp_path):
-    for fields in ({"name": SECRET}, {"comment": SECRET}, {"extra": b"AB" + struct.pack("<H", 21) + SECRET}):
+    subfield = b"AB" + struct.pack("<H", len(SECRET)) + SECRET
+    for fields in ({"name": SECRET}, {"comment": SECRET}, {"extra": subfield}):
         packed = gzip_with_header(CLEAN, **fields)
         assert gzip.decompress(packed) == CLEAN
         report = verdict(tmp_path, oci_with_blob(packed, CLEAN))
@@ -315,8 +316,10 @@ def test_the_password_inserted_anywhere_in_a_layer_stream_is_found(tmp_path, see
     stream = small_layer(seed)
     k = int(at * len(stream))
     stream = stream[:k] + SECRET + stream[k:]  # whatever structure it breaks
-    data = oci_archive(Image(layers=[stream]), how) if how == "gzip" else docker_oci(
-        Image(layers=[stream])
+    data = (
+        oci_archive(Image(layers=[stream]), how)
+        if how == "gzip"
+        else docker_oci(Image(layers=[stream]))
     )
     report = verdict(tmp_path, data)
     assert report.exit_code == 1, (k, len(stream))
@@ -331,3 +334,39 @@ def test_the_password_inserted_anywhere_in_the_archive_is_found(tmp_path, seed, 
     data = data[:k] + SECRET + data[k:]  # no digest made right: a witness outweighs that
     report = verdict(tmp_path, data)
     assert report.exit_code == 1, (k, len(data))
+
+
+def test_a_json_document_too_large_to_parse_is_read_as_its_strings_decode(tmp_path):
+    # an attestation of 5 MB (past the size the audit parses) holds the canary only escaped,
+    # at the end of one of the audit's 1 MiB pieces (an escape cut in two)
+    escaped = "".join(f"\\u{ord(c):04x}" for c in PASSWORD).encode()
+    head = b'{"predicateType": "https://spdx.dev/Document", "pad": "'
+    pad = b"x" * ((1 << 20) * 5 - len(head) - 7)
+    statement = head + pad + b'", "n": "' + escaped + b'"}'
+    assert json.loads(statement)["n"] == PASSWORD and SECRET not in statement
+    blobs = {}
+
+    def put(body: bytes, **extra) -> dict:
+        blobs[f"blobs/sha256/{sha(body)}"] = body
+        return {"digest": f"sha256:{sha(body)}", "size": len(body), **extra}
+
+    image = {"schemaVersion": 2, "config": put(Image(layers=[CLEAN]).config()),
+             "layers": [put(CLEAN)]}  # fmt: skip
+    kind = {"in-toto.io/predicate-type": "https://spdx.dev/Document"}
+    proof = {"schemaVersion": 2, "config": put(b"{}"), "layers": [put(statement, annotations=kind)]}
+    index = {"schemaVersion": 2, "manifests": [
+        put(json.dumps(image).encode()),
+        put(json.dumps(proof).encode(),
+            annotations={"vnd.docker.reference.type": "attestation-manifest"}),
+    ]}  # fmt: skip
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, body in [*blobs.items(), ("index.json", json.dumps(index).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    report = verdict(tmp_path, out.getvalue())
+    assert report.exit_code == 1
+    assert [f.message for f in report.findings if f.rule == "canary"] == [
+        "canary #1 found in the document's strings as decoded (raw)"
+    ]

@@ -4,12 +4,14 @@ gap: the verdict is incomplete, unless the allow-list accepts the path."""
 
 from __future__ import annotations
 
+import base64
 import bz2
 import gzip
 import io
 import json
 import lzma
 import random
+import subprocess
 import tarfile
 import zipfile
 
@@ -22,6 +24,38 @@ from image_tasks.audit.scan import nested
 
 SECRET = "Vq8Lm2Xz7Kp4Wn9Rt3Yb6"
 NETRC = f"machine nexus login deploy password {SECRET}\n".encode()
+
+
+# 4 KB of text with a netrc line, compressed by ncompress 4.2 (compress -b 12): 9- to 12-bit
+# codes, block mode
+COMPRESSED = base64.b64decode(
+    "H52Mc8qMkVOGzgwZIOi8WVPGDY0aIMLUIZOGDg4cCRc2xDEDRJo2Yc6U6cgmTJ4ycnLk8OiGTBk8HEGAHIMmjZsy"
+    "MmCAYPPmjE0aN3aaRDkjBog7aMqUYWNjJU+fbm50tOkSj1GFDN3ICIpUKZsZEOGEmTPnzhs5ZHJg7Lo0Z8SJFVeK"
+    "JWsW7Y2VAQcWrGEDxNyyZ8nE6Duz5k2dVF+qZFlVhtG/dcnMCAonD5w0MiB+DFkGR1+XcHjmkdEXcuCLjF/SWHkT"
+    "T505CCtfrtHRNNoYGFu/xig7zQyMeQnSuQGxsM0yNz6XCf0mTw6dvXO/fP0QhO45Nq5qdAh9LGC02YWeTNmdbuCg"
+    "1xFibVidLRuEm0XS9ms5DQ3gAoUbLTke4nqtHQVXUGY79WRTDn0lhkcNctVnQ1gOojfdHIvxh1IMAeZXUA4QSUQR"
+    "HUBZNyENRyW1VAxGKUjDVCCJdANv9eFG32VgZZRVUwVCNcNKoIlGg07pIeRhRTHo1GNzMaz0H2rXhWdbWggZd1OR"
+    "IAhIhw1rmcgGiQrmQKKVNJB4XQ0YHZnHfE8GZSaJQ15ZW32k+eVdZDlkqBcdg4FgZg0IPWWTYyV6FWKagS41mZzm"
+    "oUVmlRrSAWh8ZSxqoRyo/fejeERB1KRO7snop0MYQSoDQmba8OZlMpBkoBs2INRkh3ANh1iLZdDQ16eLRYffnTiQ"
+    "KGUZOUjo2hy2ekTrc3ouJ1qNk87QUZuVbndodLXNeZ6vYdB0nA2zcrbYdTQYZSazQ8kxQ4K04kCqss1V11uNa5L4"
+    "H58zYqbedjVQVh8N8NEqo6gptqTareWea2NDVC7pH77VJkrGi299eAOX6ULk3m+M3nmDTtAadV0OUWZrGE5hWWsX"
+    "RJPelSxzo00lMB7BrixaqjI3l4NRv3KbGh6A/hpDUJ9e+mR4Cm4sk8jHzTdpmIWy0WvGwuHVaJxdPlYfdPXV4PGE"
+    "9H6KGqQh/mq0lRh/eiikD9Y7sYjDumsyGfO5d8O6LGNZL4OIfkeGW2DuKhzRL/8MdUEo1vv0r/fl+JNRVkIMqYzR"
+    "6dR30zVo9rKpbL8WnqVZesV3o8llTqGYE2I+ZkeIA1m6qxN6WrDibjxtJV87H+ozV1ruV67dkNaooM5tcnk568Mm"
+    "ebAbBjdp59/diqTu4HRwCLuQseZ5ncGQItsbxB+zyBlJ5TIdXVD/EZd3ZNhqe9NBxnK2qJkY1pwHjgoa5d5ibdbw"
+    "Jegd/YesmTFZmlPKVQMjscs58HnZoSYVM7Nh5FeoyR9EyKYcllWoYHJ5G6Am9TVaYa43dnuS/qCHozbdalV1qh2J"
+    "vCa/U6UBZE3r3FJwMMDxnBAqMbBcVSAGP3ltR3Af08mkjJcm3ryNXm1yy6dUpiDN+Ksja8KI/0QXlMapCirSk1sG"
+    "HWa/3FntMjioYqNahSk5VGdNQbnd8ab1trnJzzPtE8nZaDW2qUlnWKGi1QxUNywEic4GpXnbHu8mxe2s5nyBydN/"
+    "6OajK9pEKvJb4apyGEfkEGw8g3QP3pa2n1XZII1IuwmOLLUSn63EPWGMWEVkUMisxECSUMEBysq1FUSihYbQS9y7"
+    "+EgdhFhJe/s6Ze7IZ0iIjCso0OKUlooFNuhBskskEqEQJxky9dXKlnvT4UtmaUNxHTBmvVGmV3R2HZW5J1xl3OSq"
+    "ZBDNt8XkSQ26zCGHuJLe9WlVNYJnX64DRxWVMZr18WNvLgXBB4ayM5dEic6eREloQYhGQCtXP1+WwicJryo3O5o1"
+    "n/mypy1RmF4BJhiF9RqaLW2fE2plQzI6Kbe0aZBPmmhVjHnAG+AupMR7jRDLFdHxLGZPsTmiRkdmNEjNTQG/Eh3s"
+    "5IdNEFghDjhgQhtkgAU93GAJcKDBFdyQAykYJAtisIECyHavrFQHWiqNnffkWMbFKCgmv1LiqkLUrC6O0ymr4mhV"
+    "tJOVWl6sZA5TS9NcGqst6k1lswskFwlzUMRQtJ4vA9STpgUnJ3IGjmaKU0xD9bJDpuduDdObjPhZL4w1rjgHDZ2Z"
+    "RJqGO1JHU6XjK3vKo7fwMJC2kSEpbI7XHi31y30uTJyVdNef49HMSgTCVYJehjcQPjQNnxTdBccTv1/C6kMhAlfT"
+    "CqeitSIHRpeBXH1q9B8cmY1HB7xUkFSJJwOyzHhLci12HvM2GPpMcmOU4ZZ25qVckm5Y7zsgmtoYSfZ+EE6K1VsK"
+    "h1tB0XRtnXZdyqAIfDHKmAw="
+)
 
 
 def tgz(*files) -> bytes:
@@ -136,6 +170,24 @@ def test_eight_levels_deep_are_opened_and_the_ninth_is_a_gap(tmp_path):
 def test_formats_are_told_by_their_bytes_not_their_names(tmp_path, name, data, inner):
     report = audited(tmp_path, (name, data))
     assert ("canary", f"/{name}!/{inner}") in found(report), found(report)
+
+
+def test_unix_compress_is_read_as_gzip_reads_it(tmp_path):
+    plain = subprocess.run(["gzip", "-dc"], input=COMPRESSED, capture_output=True).stdout
+    assert SECRET.encode() in plain and len(plain) > 4000
+    from image_tasks.audit.image.lzw import LzwReader
+    from image_tasks.audit.image.readers import BytesReader
+
+    reader, out, view = (
+        LzwReader(BytesReader(COMPRESSED), "x"),
+        bytearray(),
+        memoryview(bytearray(999)),
+    )
+    while n := reader.readinto(view):
+        out += view[:n]
+    assert out == plain
+    report = audited(tmp_path, ("opt/data.Z", COMPRESSED))
+    assert ("canary", "/opt/data.Z!/data") in found(report) and report.gaps == []
 
 
 def test_streamed_zip_with_data_descriptors_and_a_zipapp_and_a_deb(tmp_path):

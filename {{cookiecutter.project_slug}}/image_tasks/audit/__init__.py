@@ -1,7 +1,13 @@
-"""Leak audit of a container image: did a credential reach any layer, the config, or an
-attestation?
+"""Leak audit of a container image: did a credential reach any byte an engine could load?
 
-Command line (exit 0 clean, 1 findings, 2 could not audit)::
+Its verdict (`findings.Verdict`) is ``clean`` (exit 0: every byte of the input and of every
+stream derived from it was searched, nothing was found), ``leak`` (1: a finding; one canary
+anywhere is enough, whatever else is wrong with the input) or ``incomplete`` (3: a bound
+stopped the reading of the paths the report names; nothing is proved about them); exit 2 means
+it could not audit (bad or ambiguous input: a JSON key twice, an archive member twice, a digest
+that does not match; no report).  What it reads, and the policy: `rules`.
+
+Command line::
 
     python -m image_tasks.audit SOURCE [--netrc PATH] [--canary-env VAR ...]
         [--format text|json|sarif] [--output FILE] [--json FILE] [--sarif FILE]
@@ -18,7 +24,8 @@ chosen format; every report file is renamed into place, or written directly wher
 not a regular file (``/dev/null``, a FIFO).  ``--display-name`` is how the reports name the
 source; ``--dockerfile`` points each finding at the instruction that made its layer.
 Progress goes to stderr when it is a terminal.  The JSON report's ``images`` give each
-image's name and config digest (the image ID), its ``verdict`` is ``clean`` or ``leak``.
+image's name and config digest (the image ID), its ``verdict`` is ``clean``, ``leak`` or
+``incomplete`` (its ``incomplete`` names what was not read to its end, and why).
 
 Python API::
 
@@ -26,11 +33,13 @@ Python API::
 
     report = audit.run("image.tar", canaries=["s3cret"], allow_list=None, strict=False,
                        display_name=None, dockerfile_path=None, save_reference=None)
-    report.exit_code         # 0 or 1 (a source that cannot be audited raises AuditError)
+    report.verdict           # Verdict.CLEAN, LEAK or INCOMPLETE (a str: "clean"...)
+    report.exit_code         # 0, 1 or 3 (a source that cannot be audited raises AuditError)
+    report.gaps              # [Gap(path, reason, layer)]: what a bound stopped
     report.findings          # list of audit.Finding: rule, severity, path, layer,
                              # created_by, deleted_in, deleted_by, excerpt (redacted),
                              # offset, instruction, lines ...
-    report.images            # [ImageInfo(name, config_digest)]
+    report.images            # [ImageInfo(name, config_digest)]; report.summary: one line
     audit.render(report, "sarif")   # "text", "json" or "sarif"; secrets scrubbed from all
     audit.canaries_from(netrc_paths=["~/.netrc"], env_vars=["NET_RC"], notes=notes)
                              # -> [Canary]; notes (a list) gets secret-free remarks, which

@@ -25,6 +25,14 @@ def read_text(path: str, what: str, option: str, limit: int = 1 << 20) -> str:
         ) from None
 
 
+class CorruptStream(AuditError):
+    """A compressed stream is corrupt or truncated: no reader gets more out of it."""
+
+
+class NoDecoder(AuditError):
+    """This Python has no decoder for the stream's format."""
+
+
 class Stopped(Exception):
     """A bound stopped the reading of something: not an error, an incomplete verdict.
 

@@ -46,7 +46,9 @@ class Matcher:
         )
         for secret in canaries.secrets():
             scrub.add(secret)
-        terms: list[Term] = []
+        # every term in one list, the needles first (term k is needle k): hyperscan finds them
+        # all in one pass over a buffer, whose needle hits feed its stream's canary plane
+        terms = [Term("needle", k, literal=n) for k, n in enumerate(self.needles.data)]
         self.rule_terms: list[list[int]] = []
         for r, rule in enumerate(PATTERN_RULES):
             ids = []
@@ -62,12 +64,13 @@ class Matcher:
             self.fragment_terms.append(len(terms))
             terms.append(Term("fragment", f, literal=fragment.data))
         self.engine = search.engine(terms)
-        # what a range is searched for up front: every term in one pass (hyperscan), or none
-        # (the stdlib: each term is searched in text files alone, where it applies)
-        self.indexed = range(len(terms)) if self.engine.one_pass else range(0)
+        # what a range is searched for up front: every term in one pass (hyperscan), or the
+        # needles alone (the stdlib: a pattern's terms are searched in text files alone)
+        count = len(terms) if self.engine.one_pass else len(self.needles.data)
+        self.indexed = range(count)
 
     def hits(self, buf, s: int, e: int) -> search.Hits:
-        """The pattern terms' positions in ``buf[s:e]`` (see `search`)."""
+        """The terms' positions in ``buf[s:e]``: the needles first (see `search`)."""
         return search.Hits(self.engine, buf, s, e, self.indexed)
 
     # -- canaries --------------------------------------------------------------------------

@@ -71,25 +71,20 @@ class HyperscanEngine:
     name = "hyperscan"
     one_pass = True  # every term in one pass: callers take all of them at once
 
-    def __init__(self, terms: list[Term], hyperscan, only: list[int] | None = None) -> None:
-        """Compiled for every term, or for the terms ``only`` lists (the others are not
-        searched: `NOT_SEARCHED`)."""
+    def __init__(self, terms: list[Term], hyperscan) -> None:
         self.terms = terms
         self.hs = hyperscan
-        self.only = list(range(len(terms))) if only is None else only
         self.db = hyperscan.Database()
-        chosen = [terms[t] for t in self.only]
         expressions = [
-            _escape(t.literal) if t.literal is not None else t.locator.pattern for t in chosen
+            _escape(t.literal) if t.literal is not None else t.locator.pattern for t in terms
         ]
-        flags = [0 if t.literal is not None else hyperscan.HS_FLAG_SOM_LEFTMOST for t in chosen]
-        self.db.compile(expressions=expressions, ids=self.only, elements=len(chosen), flags=flags)
+        flags = [0 if t.literal is not None else hyperscan.HS_FLAG_SOM_LEFTMOST for t in terms]
+        ids = list(range(len(terms)))
+        self.db.compile(expressions=expressions, ids=ids, elements=len(terms), flags=flags)
         self.lengths = [len(t.literal) if t.literal is not None else -1 for t in terms]
 
     def scan(self, buf, s: int, e: int, which=None) -> list:
-        found: list = [NOT_SEARCHED] * len(self.terms)
-        for t in self.only:
-            found[t] = []
+        found: list = [[] for _ in self.terms]
         lengths = self.lengths
 
         def on_match(term: int, start: int, end: int, flags: int, context) -> bool:
@@ -114,15 +109,15 @@ def _escape(literal: bytes) -> bytes:
     return b"".join(bytes([c]) if chr(c).isalnum() and c < 128 else b"\\x%02x" % c for c in literal)
 
 
-def engine(terms: list[Term], only: list[int] | None = None):
-    """The fastest engine at hand for ``terms`` (or for those ``only`` lists)."""
+def engine(terms: list[Term]):
+    """The fastest engine at hand for ``terms``."""
     try:
         import hyperscan
     except ImportError:
         return StdlibEngine(terms)
-    if not terms or only == []:
+    if not terms:
         return StdlibEngine(terms)
-    return HyperscanEngine(terms, hyperscan, only)
+    return HyperscanEngine(terms, hyperscan)
 
 
 class Hits:

@@ -2,10 +2,11 @@
 
 `open_layer` returns a reader of a layer's uncompressed tar: none, gzip (with the ``isal`` wheel
 when it is installed, about twice zlib's speed), zstd (with the ``zstandard`` wheel or Python
-3.14's ``compression.zstd``), bzip2 and xz.  `Decompressing` is the one decompressor of the
-audit: layers, compressed files inside them, and a zip member's deflate, bzip2 or lzma data
-(``single``: one stream, and what was read past its end is handed back).  Output never exceeds
-the caller's view, so a bomb costs no memory; the caller bounds how much it reads.
+3.14's ``compression.zstd``), bzip2 and xz; `decompressed` reads unix ``compress`` too
+(`lzw`).  `Decompressing` is the one decompressor of the audit: layers, compressed files
+inside them, and a zip member's deflate, bzip2 or lzma data (``single``: one stream, and what
+was read past its end is handed back).  Output never exceeds the caller's view, so a bomb
+costs no memory; the caller bounds how much it reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import bz2
 import lzma
 import zlib
 
-from ..errors import AuditError
+from ..errors import AuditError, CorruptStream, NoDecoder
+from .lzw import LzwReader
 from .readers import INPUT_CHUNK, PeekReader, Reader
 from .tar import checksum_ok
 
@@ -28,14 +30,6 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZLIB_LIKE = ("gzip", "deflate")  # (zlib's decompressobj: input left over in unconsumed_tail)
-
-
-class CorruptStream(AuditError):
-    """A compressed stream is corrupt or truncated: no reader gets more out of it."""
-
-
-class NoDecoder(AuditError):
-    """This Python has no decoder for the stream's format."""
 
 
 def looks_like_tar(head: bytes) -> bool:
@@ -218,7 +212,10 @@ def zstd_module(what: str):
 
 
 def decompressed(upstream: Reader, what: str, kind: str) -> Reader:
-    """The decompressed bytes of a whole stream of ``kind`` (gzip, zstd, bzip2, xz)."""
+    """The decompressed bytes of a whole stream of ``kind`` (gzip, zstd, bzip2, xz, or
+    compress: `lzw`)."""
+    if kind == "compress":
+        return LzwReader(upstream, what)
     if kind == "zstd":
         module = zstd_module(what)
         if module.__name__ == "zstandard":

@@ -17,10 +17,12 @@ directory is then looked for further on.
 from __future__ import annotations
 
 import lzma
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .compression import CorruptStream, Decompressing
+from ..errors import CorruptStream
+from .compression import Decompressing
 from .readers import Reader
 
 LOCAL = b"PK\x03\x04"
@@ -31,8 +33,13 @@ LOCATOR64 = b"PK\x06\x07"
 DESCRIPTOR = b"PK\x07\x08"
 METHODS = {0: "stored", 8: "deflate", 12: "bzip2", 14: "lzma"}
 MAX_ENTRIES = 1 << 20
-CHUNK = 1 << 16
+CHUNK = 1 << 18
+SMALL = 1 << 18  # an entry stored in no more bytes than this is read whole (`ZipEntry.stored`)
 U32 = 0xFFFFFFFF
+
+
+_LOCAL = struct.Struct("<HHHHIIIHH")  # a local header, from its flags
+_CENTRAL = struct.Struct("<IIIHHH8xI")  # a directory entry, from its CRC
 
 
 def _u16(b: bytes, i: int) -> int:
@@ -62,19 +69,31 @@ def _zip64(extra: bytes, wanted: list[bool]) -> list[int | None]:
 
 
 class _Source(Reader):
-    """The archive's bytes, read in exact amounts, with bytes handed back (`unread`)."""
+    """The archive's bytes, read from upstream in large chunks (a header is tens of bytes: one
+    upstream call each would cost more than the bytes), in exact amounts, with bytes handed
+    back (`unread`)."""
 
     def __init__(self, upstream: Reader) -> None:
         self.upstream = upstream
-        self.ahead = b""
+        self.ahead = b""  # read from upstream, not yet handed out
+        self.at = 0  # where in ``ahead`` the next byte is
         self.pos = 0  # offset in the archive of the next byte
+        self.chunk = bytearray(CHUNK)
+        self.view = memoryview(self.chunk)
+
+    def _more(self) -> bool:
+        n = self.upstream.readinto(self.view)
+        self.upstream.barrier()
+        self.ahead, self.at = self.ahead[self.at :] + bytes(self.view[:n]), 0
+        return n > 0
 
     def readinto(self, view) -> int:
-        if self.ahead:
-            n = min(len(view), len(self.ahead))
-            view[:n] = self.ahead[:n]
-            self.ahead = self.ahead[n:]
-        else:
+        left = len(self.ahead) - self.at
+        if left:
+            n = min(len(view), left)
+            view[:n] = self.ahead[self.at : self.at + n]
+            self.at += n
+        else:  # (a large read: straight from upstream)
             n = self.upstream.readinto(view)
         self.pos += n
         return n
@@ -84,29 +103,25 @@ class _Source(Reader):
 
     def read(self, n: int) -> bytes:
         """``n`` bytes, fewer only where the archive ends."""
-        out = bytearray(n)
-        view = memoryview(out)
-        got = 0
-        while got < n:
-            k = self.readinto(view[got:])
-            if not k:
-                break
-            got += k
-        self.upstream.barrier()
-        return bytes(out[:got])
+        while len(self.ahead) - self.at < n and self._more():
+            pass
+        out = self.ahead[self.at : self.at + n]
+        self.at += len(out)
+        self.pos += len(out)
+        return out
 
     def unread(self, data: bytes) -> None:
-        self.ahead = data + self.ahead
+        self.ahead, self.at = data + self.ahead[self.at :], 0
         self.pos -= len(data)
 
     def skip(self, n: int) -> int:
-        scratch = memoryview(bytearray(min(n, CHUNK) or 1))
         left = n
         while left:
-            k = self.readinto(scratch[: min(left, len(scratch))])
-            if not k:
+            if self.at == len(self.ahead) and not self._more():
                 break
-            self.upstream.barrier()
+            k = min(left, len(self.ahead) - self.at)
+            self.at += k
+            self.pos += k
             left -= k
         return n - left
 
@@ -154,8 +169,10 @@ class ZipEntry:
     name: str
     offset: int  # of its local header, in the archive
     size: int | None  # uncompressed, when the header says it
-    reader: Reader | None  # its data; None when it cannot be read (`problem` says why)
-    problem: str | None = None
+    reader: Reader | None  # its data; None when it cannot be read, or when it is `stored`
+    problem: str | None = None  # why it cannot be read
+    stored: bytes | None = None  # a small entry's data as stored, read whole...
+    method: int = 0  # ...and how: 0 stored, 8 deflate
 
 
 @dataclass
@@ -178,6 +195,7 @@ class ZipStream:
         self.unmet: list[str] = []
         self.notes: list[str] = []
         self._entry = None  # (reader, decoder, flags, zip64, offset, name, crc, data start)
+        self.scratch = memoryview(bytearray(CHUNK))  # (what is left of an entry, read into)
         self.src.skip(prefix)
 
     def __iter__(self) -> Iterator[ZipEntry]:
@@ -185,16 +203,18 @@ class ZipStream:
         while True:
             self._finish_entry()
             at = src.pos
-            sig = src.read(4)
+            header = src.read(30)  # (a local header's fixed part, signature included)
+            sig = header[:4]
             if len(sig) < 4:
                 self.notes.append("ends without a central directory (truncated?)")
                 return
             if sig == LOCAL:
-                yield self._local(at)
+                yield self._local(at, header)
             elif sig == DESCRIPTOR and at == 0:
+                src.unread(header[4:])
                 continue  # a spanned archive's marker, then its first entry
             elif sig in (CENTRAL, END, END64):
-                src.unread(sig)
+                src.unread(header)
                 self._directory()
                 return
             else:
@@ -203,15 +223,13 @@ class ZipStream:
                 return
 
     # -- local entries ---------------------------------------------------------------------
-    def _local(self, at: int) -> ZipEntry:
+    def _local(self, at: int, header: bytes) -> ZipEntry:
         src = self.src
-        header = src.read(26)
-        if len(header) < 26:
+        if len(header) < 30:
             raise ZipError("truncated local header")
-        flags, method = _u16(header, 2), _u16(header, 4)
-        crc, csize, usize = _u32(header, 10), _u32(header, 14), _u32(header, 18)
-        name = src.read(_u16(header, 22))
-        extra = src.read(_u16(header, 24))
+        flags, method, _, _, crc, csize, usize, nlen, elen = _LOCAL.unpack_from(header, 6)
+        fields = src.read(nlen + elen)
+        name, extra = fields[:nlen], fields[nlen:]
         zip64 = csize == U32 or usize == U32
         if zip64:
             big_usize, big_csize = _zip64(extra, [usize == U32, csize == U32])
@@ -233,6 +251,10 @@ class ZipStream:
             src.skip(csize)
             self.met[at] = _Met(name, crc, csize)
             return ZipEntry(text, at, usize, None, problem)
+        if described and method in (0, 8) and csize <= SMALL:
+            stored = src.read(csize)
+            self.met[at] = _Met(name, crc, csize)
+            return ZipEntry(text, at, usize, None, stored=stored, method=method)
         limited = _Limited(src, csize) if described else src
         what = f"{self.what}, entry {text!r}"
         if method == 0:
@@ -266,7 +288,7 @@ class ZipStream:
         counting, decoder, limited, described, zip64, at, name, crc, csize, start = self._entry
         self._entry = None
         src = self.src
-        scratch = memoryview(bytearray(CHUNK))
+        scratch = self.scratch
         try:
             while counting.readinto(scratch):
                 counting.barrier()
@@ -331,11 +353,9 @@ class ZipStream:
                 fixed = src.read(42)
                 if len(fixed) < 42:
                     break
-                name = src.read(_u16(fixed, 24))
-                extra = src.read(_u16(fixed, 26))
-                src.skip(_u16(fixed, 28))
-                crc, csize, usize = _u32(fixed, 12), _u32(fixed, 16), _u32(fixed, 20)
-                offset = _u32(fixed, 38)
+                crc, csize, usize, nlen, elen, clen, offset = _CENTRAL.unpack_from(fixed, 12)
+                fields = src.read(nlen + elen + clen)
+                name, extra = fields[:nlen], fields[nlen : nlen + elen]
                 big = _zip64(extra, [usize == U32, csize == U32, offset == U32])
                 csize = big[1] if big[1] is not None else csize
                 offset = big[2] if big[2] is not None else offset

@@ -55,11 +55,12 @@ token) are all unfilled (``${VAR}``, ``$VAR``, ``$(cmd)``, ``<password>``, ``***
 finding. Files found by path alone (keys, cloud credentials, uv's store, a Hugging Face token,
 ``/run/secrets``) are findings whatever they hold.
 
-Canary encodings in large binaries.  The raw, percent-, JSON- and UTF-16-encoded forms of a
-canary are searched in every byte.  Its base64 forms are searched in every text file and every
-binary up to 1 MiB (byte code, small databases, keyrings, pickles) but not in larger binaries
-(shared libraries, model weights, compressed archives, where base64 text of a credential has
-no reason to be and where these extra passes would double the audit's time).  Base64 wrapped
+Canaries in every byte.  Every encoded form of a canary (raw, percent- and JSON-encoded,
+UTF-16 LE and BE, base64 at every alignment) is searched in every byte of the input and of
+every stream derived from it, whatever the parser makes of it (see `scan.blobs` and `detect.stream_search`): tar
+headers, padding and what follows the end-of-archive marker, compressed blobs as stored and
+decompressed, JSON documents as bytes and as parsed, every decompressed nested stream.  A
+canary found anywhere is a leak, even in input the audit cannot otherwise read.  Base64 wrapped
 across lines (``base64 FILE`` and ``encodebytes`` break every 76 columns, PEM every 64, with LF
 or CR LF) is found in text files outside package trees: the head and tail of each base64 core
 are searched there, and a hit counts when the core is whole once CR and LF are removed around
@@ -68,18 +69,18 @@ it.  Its limits: cores shorter than 24 characters (a secret under about 18 bytes
 spans more than two line breaks (a secret over about 70 bytes at 64 columns); other wrapping
 (indentation or quotes on each line, a JSON ``\n`` escape, URL-safe base64) is not undone.
 
-Archives and compressed files inside a layer are opened (see `nested`).  A file named
-``.gz``, ``.tgz``, ``.tar.gz``, ``.zip``, ``.whl``, ``.jar`` or ``.tar`` whose first bytes agree
-is decompressed and read: every rule applies to what is inside (paths ``/outer.tgz!/inner``),
-and archives inside it are opened too, two levels deep.  Within bounds, each said in the report
-when it stops something: a budget of decompressed bytes per image (``Limits.nested_bytes``,
-64 MiB; archives left when it is spent are listed in a note, not opened), 32 MiB of stored
-bytes for one archive, a decompression ratio of 100 (a bomb stops there), encrypted zip members
-(not read).  What is not opened: other formats (``.bz2``, ``.xz``, ``.zst``, ``.deb``, ``.rpm``,
-git packs, ``.egg``), archives nested three deep, and whatever a bound stopped; their bytes are
-still searched as stored, which finds a canary stored uncompressed (zip member names, stored
-members).
+Archives and compressed files inside a layer are opened (see `scan.nested`), told by their
+first bytes, whatever their names: gzip, zstd, xz, bzip2, unix compress, zip (wheels, jars,
+zipapps, jmods; stored, deflate, bzip2 and lzma entries, checked against the central
+directory), tar and ``ar`` (Debian packages).  Every rule applies to what is inside (paths
+``/outer.tgz!/inner``), and archives inside are opened too, eight levels deep.  There is no
+budget for the image; each archive has its bounds, and whatever a bound stops makes the verdict
+incomplete, the path named: a decompressed stream past 200 times its stored bytes (after the
+first 64 MiB) or past 4 GiB, an archive nested deeper, the deadline, formats recognised but not
+opened (7z, rar, lz4, lzip, rpm, cpio), zip entries that are encrypted or use another method,
+or that only the central directory names.  A corrupt or truncated stream is read as far as it
+decodes (a note): no reader gets more from it.
 
-These policies are reported in the JSON output; the package-tree and large-binary policies are
-switched off by ``strict=True`` (``--strict``).
+These policies are reported in the JSON output; the package-tree policy (and wrapped base64
+outside package trees only) is switched off by ``strict=True`` (``--strict``).
 """

@@ -15,9 +15,9 @@ from ..detect.canaries import CanarySet
 from ..detect.matching import Matcher
 from ..detect.redaction import Scrubber
 from ..detect.stream_search import StreamSearch, plane_findings
-from ..errors import AuditError, OutOfTime, Stopped
+from ..errors import AuditError, CorruptStream, OutOfTime, Stopped
 from ..findings import Finding, Gap
-from ..image.compression import CorruptStream, compression_of, open_layer
+from ..image.compression import compression_of, open_layer
 from ..image.readers import (
     BytesReader,
     Hasher,
@@ -108,10 +108,10 @@ class BlobScanner:
         try:
             if is_layer:
                 self._layer(blob, peek)
-            elif size <= limits.json_bytes and head.lstrip()[:1] in (b"{", b"["):
+            elif head.lstrip()[:1] in (b"{", b"[") and size <= limits.json_bytes:
                 self._json_or_file(blob, peek)
-            else:
-                self._file(blob, peek, size)
+            else:  # (a JSON document too large to parse: its strings decoded as it streams)
+                self._file(blob, peek, size, head.lstrip()[:1] in (b"{", b"["))
             _drain(hashing, self.context.deadline)
             blob.digest = hashing.hexdigest()
         except OutOfTime as exc:
@@ -130,7 +130,7 @@ class BlobScanner:
         what = f"the layer blob {printable(blob.name)!r}"
         scan = LayerScan(self.matcher, blob.name, deadline=self.context.deadline)
         blob.kind, blob.result = "layer", scan.result
-        taps = [scan.plane]
+        taps = [scan.search]
         stored = None
         if compression_of(peek.head) != "none":  # its bytes as stored: a plane of their own
             stored = StreamSearch(self.matcher.needles)
@@ -212,17 +212,23 @@ class BlobScanner:
             raise
         blob.doc, blob.kind = doc, "json"
 
-    def _file(self, blob: Blob, reader: Reader, size: int) -> None:
+    def _file(self, blob: Blob, reader: Reader, size: int, json_like: bool = False) -> None:
         scan = FileScan(self.matcher, blob.name, size, blob.name, own_plane=True)
+        strings = documents.Unescaped(self.matcher.needles) if json_like else None
         buf = bytearray(1 << 20)
         view = memoryview(buf)
         while n := reader.readinto(view[: min(len(buf), size)] if size else view):
             scan.feed(buf, 0, n)
+            if strings is not None:
+                strings.feed(bytes(buf[:n]))
             reader.barrier()  # the buffer is read into again
             if time.monotonic() > self.context.deadline:
                 raise OutOfTime("the audit's time limit passed before it was read to its end")
         scan.finish()
         blob.findings = scan.findings + scan.held  # not in a package tree: nothing is held
+        if strings is not None:
+            shown = f"<archive>/{printable(blob.name)}"
+            blob.findings += strings.findings(shown, blob.name, scan.canaries)
 
 
 def _drain(reader: Reader, deadline: float) -> None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..detect.stream_search import StreamSearch, plane_findings
-from ..errors import AuditError, OutOfTime, Stopped
+from ..errors import AuditError, CorruptStream, OutOfTime, Stopped
 from ..findings import Finding, Gap
-from ..image.compression import CorruptStream, compression_of, open_layer
+from ..image.compression import compression_of, open_layer
 from ..image.layouts import link_target
 from ..image.readers import FileReader, PeekReader, Reader, TapReader
 from ..image.tar import TarStream, printable

@@ -18,10 +18,77 @@ import re
 from ..detect import redaction
 from ..detect.checks import real_match
 from ..detect.matching import Matcher
+from ..detect.stream_search import Needles, StreamSearch, plane_findings
 from ..errors import AuditError
 from ..findings import Finding
 from ..image.tar import printable
 from ..rules.catalog import SECRET_VARIABLE
+
+
+class Unescaped:
+    """A JSON document too large to parse, fed piece by piece: its escapes undone (``\\n``,
+    ``\\u0041``, surrogate pairs), as a parser reads its strings, and searched for the
+    canaries (the document's bytes as stored: its scan's own plane).  Nothing is held but an
+    escape cut by a piece's end."""
+
+    def __init__(self, needles: Needles) -> None:
+        self.needles = needles
+        self.plane = StreamSearch(needles)
+        self.carry = b""
+        self.escaped = False  # (none in the document: its bytes as stored say it all)
+
+    def feed(self, data: bytes, last: bool = False) -> None:
+        data = self.carry + data
+        cut = len(data) if last else _safe_cut(data)
+        self.carry = data[cut:]
+        piece = data[:cut]
+        self.escaped = self.escaped or b"\\" in piece
+        decoded = _ESCAPE.sub(_unescape, piece) if self.escaped else piece
+        self.plane.feed(decoded, 0, len(decoded))
+
+    def findings(self, path: str, blob, seen: set[int]) -> list[Finding]:
+        """The canaries its strings show that its bytes did not (``seen``)."""
+        self.feed(b"", last=True)
+        if not self.escaped:
+            return []
+        where = "the document's strings as decoded"
+        return plane_findings(
+            self.needles, self.plane, path, 0, self.plane.offset, where, "document", blob,
+            set(seen),
+        )  # fmt: skip
+
+
+_ESCAPE = re.compile(
+    rb"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"  # a surrogate pair
+    rb"|\\u([0-9a-fA-F]{4})|\\([\"\\/bfnrt])"
+)
+_SIMPLE = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n",
+           b"r": b"\r", b"t": b"\t"}  # fmt: skip
+
+
+def _unescape(m: re.Match) -> bytes:
+    high, low, one, simple = m.groups()
+    if simple is not None:
+        return _SIMPLE[simple]
+    if high is not None:
+        point = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+    else:
+        point = int(one, 16)
+    return chr(point).encode("utf-8", "surrogatepass")
+
+
+def _safe_cut(data: bytes) -> int:
+    """Where ``data`` can be cut without cutting an escape (a surrogate pair: 12 bytes)."""
+    cut = len(data)
+    start = data.rfind(b"\\", max(0, cut - 12))
+    while start >= 0:
+        run = start  # (the backslashes before it: an even count makes it an escape's first)
+        while run > 0 and data[run - 1 : run] == b"\\":
+            run -= 1
+        if (start - run) % 2 == 0:
+            cut = start  # (kept for the next piece, with what follows it)
+        start = data.rfind(b"\\", max(0, len(data) - 12), start)
+    return cut
 
 
 class NotJson(ValueError):

@@ -61,6 +61,7 @@ class FileScan:
         self.sha256 = None
         self.text: bool | None = None
         self.plane = StreamSearch(matcher.needles) if own_plane else None
+        self.canaries: set[int] = set()  # (the canaries its own plane found)
         self.read = 0  # bytes fed so far
         self._found_patterns: set = set()
         self._wrapped: set[int] = set()
@@ -68,15 +69,19 @@ class FileScan:
         self._carry = b""  # the end of the previous piece, for patterns across the boundary
 
     def feed(self, buf, s: int, e: int, hits=None) -> None:
-        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the pattern terms'
-        positions of a range that holds it, when the caller searched one already (a whole
-        buffer of small files, `layer.BufferIndex`)."""
+        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the terms' positions of
+        a range that holds it, when the caller searched one already (a whole buffer of small
+        files, `layer.BufferSearch`)."""
         if self.text is None:
             self.text = is_text(buf, s, e)
         self.read += e - s
         if len(self.head) < self.keep:
             self.head += buf[s : min(e, s + self.keep - len(self.head))]
-        if self.plane is not None:
+        if self.text and hits is None and not self._carry:
+            hits = self.m.hits(buf, s, e)  # (one pass: the plane's needles, the patterns' terms)
+            if self.plane is not None:
+                self.plane.feed(buf, s, e, self.m.needles.thin(hits.found, buf, s, e))
+        elif self.plane is not None:
             self.plane.feed(buf, s, e)
         if not self.text:
             return  # (the pattern rules read text files only)
@@ -84,7 +89,7 @@ class FileScan:
             data = self._carry + bytes(buf[s:e])
             self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
         else:
-            self._patterns(buf, s, e, hits if hits is not None else self.m.hits(buf, s, e))
+            self._patterns(buf, s, e, hits)
         # a package-tree text file's sha256, for the RECORD check: from the first piece of
         # a large file; a small one's only when it holds findings (the cheap cases)
         if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):
@@ -114,7 +119,7 @@ class FileScan:
         if self.plane is not None:
             self.findings += plane_findings(
                 self.m.needles, self.plane, self.shown, 0, self.read, "file content", "file",
-                self.blob,
+                self.blob, self.canaries,
             )  # fmt: skip
             if self.plane.dropped:
                 self.notes.append(f"{self.shown}: more canary hits than are listed")

@@ -26,23 +26,25 @@ reader gets: that is a note, not a gap.
 from __future__ import annotations
 
 import contextlib
+import zlib
 from dataclasses import dataclass, field
 
-from ..errors import AuditError, Stopped
+from ..detect import credfiles
+from ..errors import AuditError, CorruptStream, NoDecoder, Stopped
 from ..findings import Finding, Gap
 from ..image import ar
 from ..image.compression import (
     XZ_MAGIC,
     ZSTD_MAGIC,
-    CorruptStream,
-    NoDecoder,
+    Decompressing,
     decompressed,
+    gzip_inflate,
     is_zstd_skippable,
 )
-from ..image.readers import PeekReader, Reader
+from ..image.readers import BytesReader, PeekReader, Reader
 from ..image.tar import TarStream, checksum_ok, printable
 from ..image.zipstream import DESCRIPTOR, END, LOCAL, ZipError, ZipStream
-from .file import FileScan
+from .file import FileScan, is_text
 
 MAX_LEVELS = 8  # archives within archives: /a.tgz!/b.zip!/c.jar!/... (a layer's files: level 0)
 RATIO = 200
@@ -73,9 +75,24 @@ class Opened:
     gaps: list[Gap] = field(default_factory=list)
 
 
+# every format's first byte: most files start with none of them, and are told apart at once
+FIRST_BYTES = frozenset(b"\x1f\x28\xfdBP!J#7R\x04L\xed0" + bytes(range(0x50, 0x60)))
+
+
+def detect_in(buf, s: int, e: int) -> tuple[str, int] | None:
+    """`detect` on ``buf[s:e]``, without copying its head when its first byte rules it out."""
+    if buf[s] not in FIRST_BYTES and buf[s + 257 : s + 262] != b"ustar":
+        return None
+    return detect(bytes(buf[s : min(e, s + HEAD)]))
+
+
 def detect(head: bytes) -> tuple[str, int] | None:
     """``(kind, bytes before the archive)`` of a stream that starts with ``head``, or None:
     not an archive.  A kind "unsupported:NAME" is a format recognised but not opened."""
+    if head[257:262] == b"ustar" and checksum_ok(head[:512]):
+        return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
+    if not head or head[0] not in FIRST_BYTES:
+        return None
     if head[:3] == b"\x1f\x8b\x08":
         return "gzip", 0
     if head[:4] == ZSTD_MAGIC or is_zstd_skippable(head):
@@ -100,10 +117,8 @@ def detect(head: bytes) -> tuple[str, int] | None:
         return "zip", 4  # a jmod: a 4-byte header, then a zip
     if head[:2] == b"#!" and (i := head.find(b"\n" + LOCAL)) > 0:
         return "zip", i + 1  # a zipapp: a #! line, then a zip
-    if head[257:262] == b"ustar" and checksum_ok(head[:512]):
-        return "tar", 0  # (ustar, GNU and pax; a v7 tar without the magic is not told apart)
     if head[:2] == b"\x1f\x9d" and len(head) > 2 and 9 <= head[2] & 0x1F <= 16:
-        return "unsupported:compress (.Z)", 0
+        return "compress", 0
     for magic, name in UNSUPPORTED.items():
         if head.startswith(magic):
             return f"unsupported:{name}", 0
@@ -177,10 +192,13 @@ class Tee(Reader):
             pass
 
 
-def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened: Opened) -> None:
+def open_archive(
+    ctx, reader: Reader, path: str, found: tuple[str, int], opened: Opened, data=None
+) -> None:
     """Read the archive at ``path`` (its kind and prefix: ``found``, from `detect`) from
-    ``reader`` (its stored bytes from the first); ``ctx`` is the `layer.LayerScan` of the stream
-    it lies in.  Findings, notes and gaps go to ``opened``."""
+    ``reader`` (its stored bytes from the first; ``data``: all of them, when they are in
+    memory); ``ctx`` is the `layer.LayerScan` of the stream it lies in.  Findings, notes and
+    gaps go to ``opened``."""
     kind, prefix = found
     shown = "/" + printable(path)
     if kind.startswith("unsupported:"):
@@ -199,6 +217,8 @@ def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened:
             _tar(below, reader, path, opened)
         elif kind == "ar":
             _ar(below, reader, path, opened)
+        elif kind == "gzip" and data is not None and (content := _gunzipped(data)) is not None:
+            _content(below, content, path, opened)  # (small: decoded in one call)
         else:
             _compressed(below, reader, path, kind, opened)
     except NoDecoder as exc:
@@ -218,7 +238,7 @@ def open_archive(ctx, reader: Reader, path: str, found: tuple[str, int], opened:
 def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
     stream = TarStream(
         reader, f"the nested tar /{printable(path)}", buffer_size=NESTED_TAR_BUFFER,
-        taps=[below.plane],
+        taps=[below.search],
     )  # fmt: skip
     try:
         below.scan(stream)
@@ -227,6 +247,40 @@ def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
         opened.held += below.held
         opened.notes += below.result.notes
         opened.gaps += below.result.gaps
+
+
+def _gunzipped(data) -> bytes | None:
+    """A small gzip file's content, decoded in one call (its members one after the other);
+    None when it is not small once decoded, or not whole: then it is read as a stream."""
+    out = b""
+    rest = data
+    while True:
+        d = gzip_inflate.decompressobj(31)
+        try:
+            out += d.decompress(rest, Batch.SIZE + 1 - len(out))
+        except (zlib.error, gzip_inflate.error):
+            return None
+        if not d.eof or len(out) > Batch.SIZE:
+            return None
+        rest = d.unused_data.lstrip(b"\0")
+        if not rest:
+            return out
+
+
+def _content(below, content: bytes, path: str, opened: Opened) -> None:
+    """A compressed file's content, whole in memory: `_compressed`'s work without streams."""
+    found = detect(content[:HEAD])
+    if found is not None and found[0] == "tar":
+        _tar(below, BytesReader(content), path, opened)
+        return
+    stream(below, None, path + "!/" + _inner_name(path), opened, found, content)
+
+
+def _inner_name(path: str) -> str:
+    """How the content of the compressed file at ``path`` is named: without its suffix."""
+    base = path.rpartition("/")[2].rpartition("!")[2]
+    stem, dot, suffix = base.rpartition(".")
+    return stem if dot and suffix.lower() in ("gz", "tgz", "zst", "xz", "bz2", "z") else base
 
 
 def _compressed(below, reader: Reader, path: str, kind: str, opened: Opened) -> None:
@@ -240,22 +294,31 @@ def _compressed(below, reader: Reader, path: str, kind: str, opened: Opened) -> 
     if found is not None and found[0] == "tar":
         _tar(below, peek, path, opened)
         return
-    base = path.rpartition("/")[2].rpartition("!")[2]
-    stem, dot, suffix = base.rpartition(".")
-    name = stem if dot and suffix.lower() in ("gz", "tgz", "zst", "xz", "bz2", "z") else base
-    stream(below, peek, path + "!/" + name, opened, found)
+    stream(below, peek, path + "!/" + _inner_name(path), opened, found)
 
 
 def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
     archive = ZipStream(reader, f"the nested zip /{printable(path)}", prefix)
     shown = "/" + printable(path)
     inner = 0  # decompressed bytes of all entries
+    batch = Batch(below, opened)
     try:
         for entry in archive:
+            below.tick()
             inside = path + "!/" + entry.name
-            if entry.reader is None:
+            if entry.problem is not None:
                 opened.gaps.append(Gap("/" + printable(inside), entry.problem, below.blob))
                 continue
+            if entry.stored is not None:  # a small entry: decoded whole, searched in a batch
+                data = _decoded(entry, archive, inner)
+                inner += len(data) if data is not None else 0
+                if data is not None:
+                    batch.add(inside, data)
+                    continue
+                entry.reader = BytesReader(entry.stored)
+                if entry.method == 8:
+                    what = f"the nested zip /{printable(path)}, entry {entry.name!r}"
+                    entry.reader = Decompressing(entry.reader, what, "deflate", single=True)
             bounded = _Bounded(entry.reader, lambda: archive.src.pos, below.tick)
             bounded.out = inner  # (the ratio and the cap are the archive's, over all entries)
             # (a corrupt entry: the zip's reading notes it as it passes over the rest of it)
@@ -265,6 +328,8 @@ def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
     except ZipError as exc:
         reason = f"could not be read in order past byte {archive.src.pos} ({exc}); not read"
         opened.gaps.append(Gap(shown + "!/<the entries after it>", reason, below.blob))
+    finally:
+        batch.flush()
     for note in archive.notes:
         opened.notes.append(f"{shown}: {note}")
     for name in archive.unmet:
@@ -273,23 +338,99 @@ def _zip(below, reader: Reader, path: str, prefix: int, opened: Opened) -> None:
         opened.gaps.append(Gap(f"{shown}!/{printable(name)}", reason, below.blob))
 
 
+def _decoded(entry, archive: ZipStream, inner: int) -> bytes | None:
+    """A small entry's data, decoded in one call; None when it is not small once decoded (or
+    not whole: corrupt, truncated): then it is read as a stream.  Past the archive's bounds
+    (its ratio, its cap: over all its entries), `Stopped`."""
+    if entry.method == 0:
+        data = entry.stored
+    else:
+        d = gzip_inflate.decompressobj(-15)
+        try:
+            data = d.decompress(entry.stored, Batch.SIZE + 1)
+        except (zlib.error, gzip_inflate.error):
+            return None
+        if not d.eof or len(data) > Batch.SIZE:
+            return None
+    out = inner + len(data)
+    if out > RATIO_FLOOR and out > RATIO * archive.src.pos:
+        raise Stopped(
+            f"expands more than {RATIO} times its stored size (a decompression bomb?); read to "
+            f"byte {out} of its contents"
+        )
+    if out > CAP:
+        raise Stopped(f"expands past {CAP} bytes, the limit for one nested archive")
+    return data
+
+
+class Batch:
+    """Small entries' contents side by side in one buffer, searched once for every term
+    (`matching.Matcher.hits`), as a layer's small members are: most entries (byte code, a
+    wheel's sources) hold no term at all, and cost a few lookups.  An entry with a needle,
+    a pattern's term, a credential-file rule or an archive's magic is then scanned alone."""
+
+    SIZE = 1 << 20
+
+    def __init__(self, ctx, opened: Opened) -> None:
+        self.ctx = ctx
+        self.opened = opened
+        self.buf = bytearray(self.SIZE)
+        self.used = 0
+        self.entries: list[tuple[str, int, int]] = []
+
+    def add(self, path: str, data: bytes) -> None:
+        if self.used + len(data) > self.SIZE:
+            self.flush()
+        s = self.used
+        self.buf[s : s + len(data)] = data
+        self.used += len(data)
+        self.entries.append((path, s, self.used))
+
+    def flush(self) -> None:
+        if not self.entries:
+            return
+        ctx, buf, opened = self.ctx, self.buf, self.opened
+        hits = ctx.m.hits(buf, 0, self.used)
+        for path, s, e in self.entries:
+            found = detect_in(buf, s, e) if e > s else None
+            needle = hits.any("needle", s, e)
+            pattern = (hits.any("rule", s, e) or hits.any("fragment", s, e)) and is_text(buf, s, e)
+            if not (needle or pattern or found or credfiles.rules_for(path, e - s)):
+                continue
+            scan = FileScan(ctx.m, path, e - s, ctx.blob, own_plane=needle)
+            scan.feed(buf, s, e, None if needle else hits)
+            if found is not None:
+                whole = memoryview(buf)[s:e]
+                open_archive(ctx, BytesReader(whole), path, found, opened, whole)
+            scan.finish()
+            opened.findings += scan.findings
+            opened.held += scan.held
+            opened.notes += scan.notes
+        self.used = 0
+        self.entries = []
+
+
 def _ar(below, reader: Reader, path: str, opened: Opened) -> None:
     archive = ar.ArStream(reader)
     for member in archive:
         stream(below, archive, path + "!/" + member.name, opened)
 
 
-def stream(ctx, reader: Reader, path: str, opened: Opened, found=()) -> None:
+def stream(ctx, reader: Reader, path: str, opened: Opened, found=(), data=None) -> None:
     """A stream that is a file of its own at ``path`` (a zip entry, a compressed file's
     content, an ``ar`` member), in ``ctx`` (the `layer.LayerScan` of its level): scanned with
     its own canary plane, and opened when it is an archive (``found``: its `detect` result, if
-    known already)."""
+    known already; ``data``: the whole stream, when it is in memory, instead of ``reader``)."""
     if found == ():
         reader = PeekReader(reader, HEAD)
         found = detect(reader.head)
-    scan = FileScan(ctx.m, path, -1, ctx.blob, own_plane=True)
+    scan = FileScan(ctx.m, path, -1 if data is None else len(data), ctx.blob, own_plane=True)
     try:
-        if found is not None:
+        if data is not None:
+            scan.feed(data, 0, len(data))
+            if found is not None:
+                open_archive(ctx, BytesReader(data), path, found, opened, data)
+        elif found is not None:
             tee = Tee(reader, scan)
             open_archive(ctx, tee, path, found, opened)
             tee.drain()
