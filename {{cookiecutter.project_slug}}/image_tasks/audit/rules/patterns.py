@@ -419,8 +419,11 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         # value, at a line's start (a name with the word inside, tokens = ..., would send
         # every tokenizer of the Ray image down the slow path: 13k candidates, not 700)
         locator=re.compile(
-            rb"(?m)^[ \t]*(?:export[ \t]+)?[\"']?(?:[A-Za-z0-9.\-]*[_.\-])?" + _SECRET_WORD
-            + rb"[\"']?[ \t]*(?::=|[:=])[ \t]*[\"']?" + _ASSIGNED + rb"{8}"
+            rb"(?m)^[ \t]*(?:export[ \t]+)?[\"']?(?:[A-Za-z0-9.\-]*[_.\-])?"
+            + _SECRET_WORD
+            + rb"[\"']?[ \t]*(?::=|[:=])[ \t]*[\"']?"
+            + _ASSIGNED
+            + rb"{8}"
         ),
         regex=re.compile(
             rb"(?m)^[ \t]*(?:export[ \t]+)?(?P<nq>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,127})"
