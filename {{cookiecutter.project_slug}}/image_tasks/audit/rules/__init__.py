@@ -55,17 +55,16 @@ token) are all unfilled (``${VAR}``, ``$VAR``, ``$(cmd)``, ``<password>``, ``***
 finding. Files found by path alone (keys, cloud credentials, uv's store, a Hugging Face token,
 ``/run/secrets``) are findings whatever they hold.
 
-Canaries in every byte.  Every encoded form of a canary (raw, percent-, JSON- and
-UTF-16-encoded, base64 at every alignment) is searched in every byte of the input and of every
-stream derived from it, whatever the parser makes of it (see `scan.blobs` and
-`detect.stream_search`): tar headers, padding and what follows the end-of-archive marker,
-compressed blobs as stored and decompressed, JSON documents as bytes and as parsed, every
-decompressed nested stream.  A canary found anywhere is a leak, even in input the audit cannot
-otherwise read.  Base64 wrapped
-across lines (``base64 FILE`` and ``encodebytes`` break every 76 columns, PEM every 64, with LF
-or CR LF) is found in text files outside package trees: the head and tail of each base64 core
-are searched there, and a hit counts when the core is whole once CR and LF are removed around
-it.  Its limits: cores shorter than 24 characters (a secret under about 18 bytes, unless its
+Canaries in every byte. Every encoded form of a canary (raw, percent- and JSON-encoded, UTF-16
+LE and BE, base64 at every alignment) is searched in every byte of the input and of every stream
+derived from it, whatever the parser makes of it (see `scan.blobs` and `detect.stream_search`):
+tar headers, padding and what follows the end-of-archive marker, compressed blobs as stored and
+decompressed, JSON documents as bytes and as parsed, every decompressed nested stream. A canary
+found anywhere is a leak, even in input the audit cannot otherwise read. Base64 wrapped across
+lines (``base64 FILE`` and ``encodebytes`` break every 76 columns, PEM every 64, with LF or CR
+LF) is found in text files outside package trees: the head and tail of each base64 core are
+searched there, and a hit counts when the core is whole once CR and LF are removed around it.
+Its limits: cores shorter than 24 characters (a secret under about 18 bytes, unless its
 ``login:password`` form is long enough) are not searched wrapped; a core can be missed when it
 spans more than two line breaks (a secret over about 70 bytes at 64 columns); other wrapping
 (indentation or quotes on each line, a JSON ``\n`` escape, URL-safe base64) is not undone.

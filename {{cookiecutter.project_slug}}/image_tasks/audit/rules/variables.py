@@ -11,10 +11,11 @@ SECRET_NAME = re.compile(
     r"(?:^|_)(?:PASS|PASSWORD|PASSWD|PWD|TOKEN|SECRET|APIKEY|API_KEY|ACCESS_KEY|PRIVATE_KEY|"
     r"SECRET_KEY|CREDENTIALS?|AUTH|NETRC|NET_RC)(?:$|_)"
 )
-# In files, where every settings module has AUTH_BACKEND=... and NETRC names a file: fewer.
+# In files, where every settings module has AUTH_BACKEND=... and NETRC names a file: fewer,
+# and last in the name (NEXUS_PASSWORD, client_secret; not token_ids).
 FILE_SECRET_NAME = re.compile(
     r"(?:^|_)(?:PASS|PASSWORD|PASSWD|PWD|TOKEN|SECRET|APIKEY|API_KEY|ACCESS_KEY|PRIVATE_KEY|"
-    r"SECRET_KEY|CLIENT_SECRET|CREDENTIALS?)(?:$|_)"
+    r"SECRET_KEY|CLIENT_SECRET|CREDENTIALS?)$"
 )
 NOT_SECRET_NAME = re.compile(
     r"(?:_FILE|_PATH|_DIR|_URL|_ID|_HOST|_USER|_USERNAME|_TYPE|_METHOD|_ENABLED|_MODE|"
