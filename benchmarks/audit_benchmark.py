@@ -39,11 +39,11 @@ In interleaved rounds (a round runs every command on every image), it times chil
 
 and, once a round, one core's sha256 speed. With ``--ablations`` it also times the audit
 without each piece of speed machinery: without the ``isal`` inflater (``no-isal``), without
-``hyperscan`` (``no-hyperscan``: the stdlib search), with a layer's buffers searched twice
-(``two-passes``), with every zip entry read as a stream (``no-zip-batch``), every small gzip file
-too (``no-whole-gzip``), without worker processes (``one-process``), and in one process without
-its hash thread (``one-process+no-hash-thread``); the workers hash inline (a hash thread there
-measured no gain: the other workers use the cores).
+``hyperscan`` (``no-hyperscan``: the stdlib search), with every small text file searched for
+the pattern terms without a probe first (``no-probe``), with every zip entry read as a stream
+(``no-zip-batch``), every small gzip file too (``no-whole-gzip``), without worker processes
+(``one-process``), and in one process without its hash thread (``one-process+no-hash-thread``);
+the workers hash inline (a hash thread there measured no gain: the other workers use the cores).
 
 Every command's exit status is checked: a run that failed is reported FAILED, never timed as a
 fast one. Per image it prints the medians (wall time, and the CPU time of the process and its
@@ -101,11 +101,10 @@ NO_HASH_THREAD = (
     "blobs.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
-# a layer's buffers searched twice (the needles for the canary plane, then the pattern terms),
-# not once for every term
-TWO_PASSES = (
-    "from image_tasks.audit.scan import layer; layer.BufferSearch.feed = lambda s, b, l, e: "
-    "(setattr(s, 'hits', s.m.hits(b, 0, e)), s.plane.feed(b, l, e))"
+# every small text file searched for the pattern rules' terms, none probed first for any
+NO_PROBE = (
+    "from image_tasks.audit.detect import matching; "
+    "matching.Matcher.probe = lambda s, b, st, e: True"
 )
 # every zip entry read as a stream, none decoded whole and searched in a batch
 NO_ZIP_BATCH = "from image_tasks.audit.image import zipstream; zipstream.SMALL = -1"
@@ -114,7 +113,7 @@ NO_WHOLE_GZIP = "from image_tasks.audit.scan import nested; nested._gunzipped = 
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
-    "two-passes": TWO_PASSES,
+    "no-probe": NO_PROBE,
     "no-zip-batch": NO_ZIP_BATCH,
     "no-whole-gzip": NO_WHOLE_GZIP,
     "one-process": ONE_PROCESS,

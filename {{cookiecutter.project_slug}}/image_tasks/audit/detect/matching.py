@@ -46,9 +46,9 @@ class Matcher:
         )
         for secret in canaries.secrets():
             scrub.add(secret)
-        # every term in one list, the needles first (term k is needle k): hyperscan finds them
-        # all in one pass over a buffer, whose needle hits feed its stream's canary plane
-        terms = [Term("needle", k, literal=n) for k, n in enumerate(self.needles.data)]
+        # the pattern rules' terms (the canaries' needles are the planes', `stream_search`):
+        # searched in text files alone, the only kind the pattern rules read
+        terms: list[Term] = []
         self.rule_terms: list[list[int]] = []
         for r, rule in enumerate(PATTERN_RULES):
             ids = []
@@ -64,14 +64,18 @@ class Matcher:
             self.fragment_terms.append(len(terms))
             terms.append(Term("fragment", f, literal=fragment.data))
         self.engine = search.engine(terms)
-        # what a range is searched for up front: every term in one pass (hyperscan), or the
-        # needles alone (the stdlib: a pattern's terms are searched in text files alone)
-        count = len(terms) if self.engine.one_pass else len(self.needles.data)
-        self.indexed = range(count)
+        # what a range is searched for up front: every term in one pass (hyperscan), or none
+        # (the stdlib: each term is searched where a pattern asks for it)
+        self.indexed = range(len(terms) if self.engine.one_pass else 0)
 
     def hits(self, buf, s: int, e: int) -> search.Hits:
-        """The terms' positions in ``buf[s:e]``: the needles first (see `search`)."""
+        """The terms' positions in ``buf[s:e]`` (see `search`)."""
         return search.Hits(self.engine, buf, s, e, self.indexed)
+
+    def probe(self, buf, s: int, e: int) -> bool:
+        """May a pattern rule or a wrapped base64 fragment apply to the text ``buf[s:e]``?
+        (One call that stops at the first term, on most text files none.)"""
+        return self.engine.probe(buf, s, e)
 
     # -- canaries --------------------------------------------------------------------------
     def label(self, canary: int) -> str:

@@ -66,6 +66,9 @@ class StdlibEngine:
             found[t] = self.terms[t].find_all(buf, s, e)
         return found
 
+    def probe(self, buf, s: int, e: int) -> bool:
+        return True  # (no cheap answer: the caller searches)
+
 
 class HyperscanEngine:
     name = "hyperscan"
@@ -103,6 +106,19 @@ class HyperscanEngine:
             if positions:
                 positions.sort()  # (matches come by end offset)
         return found
+
+    def probe(self, buf, s: int, e: int) -> bool:
+        """Does any term occur in ``buf[s:e]``?  The scan stops at the first match: most text
+        files hold none, and cost one call."""
+        try:
+            self.db.scan(memoryview(buf)[s:e], match_event_handler=_stop)
+        except self.hs.ScanTerminated:
+            return True
+        return False
+
+
+def _stop(term: int, start: int, end: int, flags: int, context) -> bool:
+    return True
 
 
 def _escape(literal: bytes) -> bytes:

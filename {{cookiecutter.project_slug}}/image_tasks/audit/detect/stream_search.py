@@ -55,11 +55,7 @@ class Needles:
     def positions(self, buf, s: int, e: int) -> list[tuple[int, int]]:
         """(position, needle) of the needles in ``buf[s:e]``, by position: each needle's first
         hit, and every later one at least `SPACING` bytes after the last one kept."""
-        return self.thin(self.engine.scan(buf, s, e, self.which), buf, s, e)
-
-    def thin(self, found, buf, s: int, e: int) -> list[tuple[int, int]]:
-        """`positions` from what an engine found in ``buf[s:e]`` (the needles' lists first:
-        `matching.Matcher.hits` puts them there)."""
+        found = self.engine.scan(buf, s, e, self.which)
         out = []
         for k in range(len(self.data)):
             positions = found[k]
@@ -120,33 +116,24 @@ class StreamSearch:
         self.pending: deque[Hit] = deque()
         self.dropped = 0
 
-    def feed(self, buf, s: int, e: int, found=None, lo: int | None = None) -> None:
-        """Search ``buf[s:e]``, the stream's next bytes.  ``found``: the needles' positions
-        there, when the caller searched a range holding them already (`positions`), from
-        ``lo`` (<= ``s``) in ``buf``: a needle found there that ends by ``s`` was fed before,
-        and the tail is searched only for needles starting before ``lo``."""
+    def feed(self, buf, s: int, e: int) -> None:
+        """Search ``buf[s:e]``, the stream's next bytes."""
         if e <= s:
             return
         n = self.needles
         if not n.data:
             self.offset += e - s
             return
-        lo = s if lo is None else lo
         tail = self.tail
-        if tail:  # a needle that starts in the tail, before buf[lo], and ends after buf[s]
+        if tail:  # a needle that starts in the tail and ends in this chunk
             joint = tail + bytes(buf[s : s + n.overlap])
             base = self.offset - len(tail)
-            before = len(tail) - (s - lo)  # (where buf[lo] falls in the joint)
             for i, k in n.positions(joint, 0, len(joint)):
-                if i < min(len(tail), before) and len(tail) < i + len(n.data[k]):
+                if i < len(tail) < i + len(n.data[k]):
                     self._add(Hit(base + i, k, joint, base))
         base = self.offset - s
-        if found is None:
-            found = n.positions(buf, s, e)
-        for i, k in found:
-            if i + len(n.data[k]) <= s:
-                continue  # (fed before, whole)
-            w = max(lo, i - CONTEXT)
+        for i, k in n.positions(buf, s, e):
+            w = max(s, i - CONTEXT)
             window = bytes(buf[w : min(e, i + len(n.data[k]) + CONTEXT)])
             self._add(Hit(base + i, k, window, base + w))
         keep = n.overlap

@@ -130,7 +130,7 @@ class BlobScanner:
         what = f"the layer blob {printable(blob.name)!r}"
         scan = LayerScan(self.matcher, blob.name, deadline=self.context.deadline)
         blob.kind, blob.result = "layer", scan.result
-        taps = [scan.search]
+        taps = [scan.plane]
         stored = None
         if compression_of(peek.head) != "none":  # its bytes as stored: a plane of their own
             stored = StreamSearch(self.matcher.needles)

@@ -69,19 +69,15 @@ class FileScan:
         self._carry = b""  # the end of the previous piece, for patterns across the boundary
 
     def feed(self, buf, s: int, e: int, hits=None) -> None:
-        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the terms' positions of
-        a range that holds it, when the caller searched one already (a whole buffer of small
-        files, `layer.BufferSearch`)."""
+        """Scan ``buf[s:e]``, the next piece of the file.  ``hits``: the pattern terms'
+        positions of a range that holds it, when the caller searched one already (a batch of
+        small files, `nested.Batch`)."""
         if self.text is None:
             self.text = is_text(buf, s, e)
         self.read += e - s
         if len(self.head) < self.keep:
             self.head += buf[s : min(e, s + self.keep - len(self.head))]
-        if self.text and hits is None and not self._carry:
-            hits = self.m.hits(buf, s, e)  # (one pass: the plane's needles, the patterns' terms)
-            if self.plane is not None:
-                self.plane.feed(buf, s, e, self.m.needles.thin(hits.found, buf, s, e))
-        elif self.plane is not None:
+        if self.plane is not None:
             self.plane.feed(buf, s, e)
         if not self.text:
             return  # (the pattern rules read text files only)
@@ -89,7 +85,7 @@ class FileScan:
             data = self._carry + bytes(buf[s:e])
             self._patterns(data, 0, len(data), self.m.hits(data, 0, len(data)))
         else:
-            self._patterns(buf, s, e, hits)
+            self._patterns(buf, s, e, hits if hits is not None else self.m.hits(buf, s, e))
         # a package-tree text file's sha256, for the RECORD check: from the first piece of
         # a large file; a small one's only when it holds findings (the cheap cases)
         if self.packaged and (self.sha256 is not None or self.held or e - s < self.size):

@@ -8,7 +8,8 @@ the hits that lie in it (`_Span`): its headers, its data (a finding on the file)
 after it, or the stream itself where a hit runs across a boundary or lies after the last member.
 The structural plane beside it reads what the parser understood: names and link targets as an
 engine resolves them, pax records, credential files, pattern rules (a whole buffer of small
-members searched at once by `BufferSearch`, a large member piece by piece), package records,
+a small text member probed for their terms at once, `matching.Matcher.probe`, and searched
+only when it holds one; a large member piece by piece), package records,
 deletions, and archives inside files (`nested`).
 
 What a layer yields (`LayerResult`) is small: findings, gaps, the findings held for the
@@ -52,33 +53,6 @@ class LayerResult:
     owned: dict[int, ownership.Entry] = field(default_factory=dict)
     candidates: list[ownership.Candidate] = field(default_factory=list)
     tree: ownership.TreeFiles = field(default_factory=ownership.TreeFiles)  # (their sizes)
-
-
-class BufferSearch:
-    """The tap of a layer's tar stream: every buffer the stream fills is searched once, whole,
-    for every term (`matching.Matcher.hits`: one pass with hyperscan), and that one search
-    serves both planes: its needle hits feed the canary plane (those that end in the bytes new
-    to this buffer), its pattern terms' positions serve every small member in the buffer, and a
-    large member's first piece.
-
-    Small members sit many to a buffer; one search over the whole buffer replaces one per
-    member, and runs the fast search on a large haystack instead of many short ones.  A hit
-    counts for a member only when it lies wholly inside the member's data.  (The bytes a
-    buffer carries over from the previous one, a member not yet read, are searched again:
-    a member is searched whole, in one buffer.)"""
-
-    def __init__(self, matcher: Matcher, plane: StreamSearch) -> None:
-        self.m = matcher
-        self.plane = plane
-        self.hits = None  # of the buffer last filled
-
-    def feed(self, buf, left: int, end: int) -> None:
-        self.hits = hits = self.m.hits(buf, 0, end)
-        found = self.m.needles.thin(hits.found, buf, 0, end)
-        self.plane.feed(buf, left, end, found, lo=0)
-
-    def skip(self, n: int) -> None:
-        self.plane.skip(n)
 
 
 @dataclass(slots=True)
@@ -190,8 +164,7 @@ class LayerScan:
         self.depth = depth
         self.prefix = prefix
         self.hits = HitNamer(matcher, self._stream_path(), blob)
-        self.plane = self.hits.plane
-        self.search = BufferSearch(matcher, self.plane)  # (the tap the stream feeds)
+        self.plane = self.hits.plane  # (the tap the stream feeds)
         self.result = LayerResult()
         self.held: list[Finding] = []  # a nested tar's held findings, for its outer file
         self.progress = None  # called with the stream offset now and then
@@ -249,6 +222,11 @@ class LayerScan:
     def _stream_path(self) -> str:
         return "/" + printable(self.prefix[:-2]) if self.prefix else "<layer>"
 
+    def _worth(self, buf, s: int, e: int) -> bool:
+        """Does a small file hold a term that applies to it: (in a text file, the only kind
+        the pattern rules read) a rule's or a fragment's?  (Its canaries: the plane.)"""
+        return is_text(buf, s, e) and self.m.probe(buf, s, e)
+
     def _path(self, member: Member) -> str:
         return self.prefix + member.name
 
@@ -295,8 +273,7 @@ class LayerScan:
         if member.size <= small:
             buf, s, e = stream.whole()
             found = nested.detect_in(buf, s, e)
-            hits = self.search.hits
-            if not (record or found or credfiles.rules_for(path, e - s) or _worth(hits, buf, s, e)):
+            if not (record or found or credfiles.rules_for(path, e - s) or self._worth(buf, s, e)):
                 # most small files: no pattern term in them and no rule by path; nothing to
                 # read them for (their canaries: the plane)
                 if not self.depth and not self.m.strict and in_package_tree(path):
@@ -308,14 +285,14 @@ class LayerScan:
         scan = FileScan(self.m, path, member.size, self.blob, keep=keep)
         opened = nested.Opened()
         if found is None and member.size <= small:
-            scan.feed(buf, s, e, hits)
+            scan.feed(buf, s, e)
         elif found is None:
             for buf, s, e in stream.pieces():
-                scan.feed(buf, s, e, self.search.hits)  # (the buffer's, searched when filled)
+                scan.feed(buf, s, e)
                 self.tick()
         else:  # an archive: its stored bytes to the scan as they are read, its contents opened
             if member.size <= small:
-                scan.feed(buf, s, e, hits)
+                scan.feed(buf, s, e)
                 whole = memoryview(buf)[s:e]
                 nested.open_archive(self, BytesReader(whole), path, found, opened, whole)
             else:
@@ -343,12 +320,6 @@ class LayerScan:
             result.owned.update(
                 ownership.keyed(path, ownership.parse_record(path, bytes(scan.head)))
             )
-
-
-def _worth(hits, buf, s: int, e: int) -> bool:
-    """Does a small file hold a term that applies to it: (in a text file, the only kind the
-    pattern rules read) a rule's or a fragment's?  (Its canaries: the plane.)"""
-    return (hits.any("rule", s, e) or hits.any("fragment", s, e)) and is_text(buf, s, e)
 
 
 def scan_pax(

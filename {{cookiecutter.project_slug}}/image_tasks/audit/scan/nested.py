@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from ..detect import credfiles
@@ -238,7 +239,7 @@ def open_archive(
 def _tar(below, reader: Reader, path: str, opened: Opened) -> None:
     stream = TarStream(
         reader, f"the nested tar /{printable(path)}", buffer_size=NESTED_TAR_BUFFER,
-        taps=[below.search],
+        taps=[below.plane],
     )  # fmt: skip
     try:
         below.scan(stream)
@@ -364,10 +365,10 @@ def _decoded(entry, archive: ZipStream, inner: int) -> bytes | None:
 
 
 class Batch:
-    """Small entries' contents side by side in one buffer, searched once for every term
-    (`matching.Matcher.hits`), as a layer's small members are: most entries (byte code, a
-    wheel's sources) hold no term at all, and cost a few lookups.  An entry with a needle,
-    a pattern's term, a credential-file rule or an archive's magic is then scanned alone."""
+    """Small entries' contents side by side in one buffer, searched once for the canaries'
+    needles: most entries (byte code, a wheel's sources) hold none, and cost a lookup (and a
+    text entry, a probe for the pattern rules' terms).  An entry with a needle, a pattern's
+    term, a credential-file rule or an archive's magic is then scanned alone."""
 
     SIZE = 1 << 20
 
@@ -390,15 +391,22 @@ class Batch:
         if not self.entries:
             return
         ctx, buf, opened = self.ctx, self.buf, self.opened
-        hits = ctx.m.hits(buf, 0, self.used)
+        needles = ctx.m.needles
+        starts = []  # where a needle may start: the entries there search it again, alone
+        dense = False  # (a needle too frequent to list: every entry searches it)
+        for positions in needles.engine.scan(buf, 0, self.used, needles.which):
+            dense = dense or positions is None
+            starts += positions or ()
+        starts.sort()
         for path, s, e in self.entries:
             found = detect_in(buf, s, e) if e > s else None
-            needle = hits.any("needle", s, e)
-            pattern = (hits.any("rule", s, e) or hits.any("fragment", s, e)) and is_text(buf, s, e)
+            j = bisect_left(starts, s)
+            needle = dense or (j < len(starts) and starts[j] < e)
+            pattern = is_text(buf, s, e) and ctx.m.probe(buf, s, e)
             if not (needle or pattern or found or credfiles.rules_for(path, e - s)):
                 continue
             scan = FileScan(ctx.m, path, e - s, ctx.blob, own_plane=needle)
-            scan.feed(buf, s, e, None if needle else hits)
+            scan.feed(buf, s, e)
             if found is not None:
                 whole = memoryview(buf)[s:e]
                 open_archive(ctx, BytesReader(whole), path, found, opened, whole)
