@@ -73,7 +73,7 @@ def test_pattern_policy_is_data(rule):
     groups = rule.regex.groupindex
     assert "secret" in groups and set(rule.redact) <= set(groups)
     assert not rule.variable or rule.variable in groups
-    assert (rule.locator is None) != (not rule.keywords) or rule is SECRET_VARIABLE
+    assert bool(rule.locators) != bool(rule.keywords) or rule is SECRET_VARIABLE
 
 
 def test_variable_is_a_field_of_the_finding():

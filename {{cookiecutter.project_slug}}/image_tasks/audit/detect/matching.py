@@ -55,9 +55,9 @@ class Matcher:
             for keyword in rule.keywords:
                 ids.append(len(terms))
                 terms.append(Term("rule", r, literal=keyword))
-            if rule.locator is not None:
+            for locator in rule.locators:
                 ids.append(len(terms))
-                terms.append(Term("rule", r, locator=rule.locator))
+                terms.append(Term("rule", r, locator=locator))
             self.rule_terms.append(ids)
         self.fragment_terms = []
         for f, fragment in enumerate(self.fragments):

@@ -42,7 +42,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="A URL of the form scheme://user:password@host is stored in the image. Use a URL "
         "without credentials and a secret-mounted netrc.",
         # "://" alone is in most text files (every URL); user:secret@ after it is rare
-        locator=re.compile(rb"://" + URL_USER + rb"+:" + URL_SECRET + rb"+@"),
+        locators=(re.compile(rb"://" + URL_USER + rb"+:" + URL_SECRET + rb"+@"),),
         regex=URL_CREDENTIALS,
         max_length=700,
         scope="outside-packages",
@@ -69,9 +69,9 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         "the image, whatever the file's name. Mount the netrc as a secret instead.",
         # "machine" alone is in much of Ray's text ("machine learning"); a netrc token after
         # its host is not
-        locator=re.compile(
-            rb"(?:machine[ \t\r\n]+\S+|default)[ \t\r\n]+(?:login|account|port|password)"
-            rb"[ \t\r\n]"
+        locators=(
+            re.compile(rb"machine[ \t\r\n]+\S+[ \t\r\n]+(?:login|account|port|password)[ \t\r\n]"),
+            re.compile(rb"default[ \t\r\n]+(?:login|account|port|password)[ \t\r\n]"),
         ),
         regex=re.compile(
             _NETRC_HOST + rb"(?:[ \t\r\n]+(?:login[ \t\r\n]+(?P<user>\S{1,256})"
@@ -124,8 +124,8 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         severity="critical",
         help="A GitHub token (classic ghp_/gho_/ghu_/ghs_/ghr_ or fine-grained github_pat_) is "
         "stored in the image. Revoke it and pass tokens as secret mounts.",
-        # one locator pass for both shapes (a second pass for the keyword cost as much)
-        locator=re.compile(rb"(?:gh[pousr]|github_pat)_"),
+        # one locator for both shapes (a second term for the keyword cost as much)
+        locators=(re.compile(rb"(?:gh[pousr]|github_pat)_"),),
         regex=re.compile(
             rb"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})"
             rb"(?![A-Za-z0-9_])"
@@ -159,7 +159,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         severity="high",
         help="An AWS access key ID is stored in the image; its secret key is probably nearby. "
         "Deactivate the key and use roles or run-time credentials.",
-        locator=re.compile(rb"A[KS]IA[0-9A-Z]{16}"),
+        locators=(re.compile(rb"A[KS]IA[0-9A-Z]{16}"),),
         regex=re.compile(rb"(?P<secret>A[KS]IA[0-9A-Z]{16})(?![0-9A-Za-z])"),
         max_length=21,  # (one byte past the key, for the lookahead)
         placeholders="none",
@@ -278,7 +278,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="A PEM private key is stored in the image. Remove it, revoke it, and provide keys "
         "at run time or through secret mounts.",
         # (a label's words as one bounded class: hyperscan runs it 3x faster than the group)
-        locator=re.compile(rb"-----BEGIN [A-Z0-9 ]{0,64}PRIVATE KEY-----"),  # (not certs)
+        locators=(re.compile(rb"-----BEGIN [A-Z0-9 ]{0,64}PRIVATE KEY-----"),),  # (not certs)
         regex=re.compile(
             rb"-----BEGIN [A-Z0-9 ]{0,64}PRIVATE KEY-----[\r\n]+"
             rb"(?:[A-Za-z\-]+:[^\n]*\n)*[\r\n]*(?P<secret>[A-Za-z0-9+/=\r\n]{64,8192})"
@@ -305,7 +305,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="A signed JSON Web Token (a bearer credential: whoever holds it acts as its "
         "subject until it expires) is stored in the image. Revoke it, and fetch tokens at "
         "run time.",
-        locator=re.compile(rb"eyJ[A-Za-z0-9_-]{10,}\.eyJ"),
+        locators=(re.compile(rb"eyJ[A-Za-z0-9_-]{10,}\.eyJ"),),
         regex=re.compile(rb"(?P<secret>" + _JWT + rb")(?![A-Za-z0-9_\-.=])"),
         max_length=11300,
         scope="outside-packages",
@@ -333,7 +333,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="An Authorization header with a literal credential (Basic, Bearer or token) is "
         "stored in the image: in a script, a shell history, a client configuration or git's "
         "http.extraheader. Read the credential from a secret mount at run time instead.",
-        locator=re.compile(_AUTHORIZATION),
+        locators=(re.compile(_AUTHORIZATION),),
         regex=re.compile(_AUTHORIZATION + rb"(?P<secret>[A-Za-z0-9._~+/=\-]{8,4096})"),
         max_length=4200,
         scope="outside-packages",
@@ -389,7 +389,7 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="A registry login or an upload (docker/podman login -p, twine upload -p, "
         "--password) with a literal password is kept in the image. Use --password-stdin from "
         "a secret mount, or a credential helper.",
-        locator=re.compile(_LOGIN_COMMAND),
+        locators=(re.compile(_LOGIN_COMMAND),),
         regex=re.compile(
             _LOGIN_COMMAND + _SAME_COMMAND + rb"[ \t](?:-p|--password)(?:[ \t]+|=)(?P<q>[\"']?)"
             rb"(?P<secret>[^\s\"'|;&`]{1,256})(?P=q)(?=\s|$)"
@@ -418,12 +418,14 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         # a name that ends in a secret word, its separator and eight characters of a literal
         # value, at a line's start (a name with the word inside, tokens = ..., would send
         # every tokenizer of the Ray image down the slow path: 13k candidates, not 700)
-        locator=re.compile(
-            rb"(?m)^[ \t]*(?:export[ \t]+)?[\"']?(?:[A-Za-z0-9.\-]*[_.\-])?"
-            + _SECRET_WORD
-            + rb"[\"']?[ \t]*(?::=|[:=])[ \t]*[\"']?"
-            + _ASSIGNED
-            + rb"{8}"
+        locators=(
+            re.compile(
+                rb"(?m)^[ \t]*(?:export[ \t]+)?[\"']?(?:[A-Za-z0-9.\-]*[_.\-])?"
+                + _SECRET_WORD
+                + rb"[\"']?[ \t]*(?::=|[:=])[ \t]*[\"']?"
+                + _ASSIGNED
+                + rb"{8}"
+            ),
         ),
         regex=re.compile(
             rb"(?m)^[ \t]*(?:export[ \t]+)?(?P<nq>[\"']?)(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,127})"
