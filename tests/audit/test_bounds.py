@@ -99,16 +99,6 @@ def test_the_deadline_is_an_incomplete_verdict_not_a_hang(tmp_path):
     assert report.verdict == "incomplete" and any("time limit" in g.reason for g in report.gaps)
 
 
-def tarfile_of(*files) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 # -- signals ----------------------------------------------------------------------------------
 def busy_archive(tmp_path) -> str:
     """An archive whose two gzip layers (10 MB each, past the size that goes to a worker)

@@ -12,7 +12,16 @@ import struct
 import tarfile
 
 import zstandard
-from audit_builders import Image, docker_classic, docker_oci, layer, oci_archive, oci_dir, sha
+from audit_builders import (
+    Image,
+    docker_classic,
+    docker_oci,
+    files,
+    layer,
+    oci_archive,
+    oci_dir,
+    sha,
+)
 from audit_builders import write as write_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -145,13 +154,7 @@ def oci_with_blob(packed: bytes, plain: bytes) -> bytes:
     config = put(Image(layers=[plain]).config())
     manifest = {"schemaVersion": 2, "config": config, "layers": [put(packed)]}
     index = {"schemaVersion": 2, "manifests": [put(json.dumps(manifest).encode())]}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, body in [*blobs.items(), ("index.json", json.dumps(index).encode())]:
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return out.getvalue()
+    return files(*blobs.items(), ("index.json", json.dumps(index).encode()))
 
 
 def test_json_documents_as_bytes_and_as_parsed(tmp_path):
@@ -185,13 +188,7 @@ def with_config(image: Image, edit) -> bytes:
     members["manifest.json"] = members["manifest.json"].replace(
         sha(config).encode(), sha(new).encode()
     )
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, body in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    return out.getvalue()
+    return files(*members.items())
 
 
 def duplicated_config_key(secret: str) -> bytes:
@@ -282,13 +279,7 @@ def test_manifest_json_and_index_json_are_both_read(tmp_path):
     with tarfile.open(fileobj=io.BytesIO(docker_oci(leaky))) as tar:
         leaky_index = tar.extractfile("index.json").read()
     members["index.json"] = leaky_index  # ...but index.json names the leaky image
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, body in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    report = audit.run(write_file(tmp_path, out.getvalue()), [PASSWORD])
+    report = audit.run(write_file(tmp_path, files(*members.items())), [PASSWORD])
     assert report.exit_code == 1 and len(report.images) == 2
     assert ("/app/x", "file") in where(report)
 
@@ -359,13 +350,8 @@ def test_a_json_document_too_large_to_parse_is_read_as_its_strings_decode(tmp_pa
         put(json.dumps(proof).encode(),
             annotations={"vnd.docker.reference.type": "attestation-manifest"}),
     ]}  # fmt: skip
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, body in [*blobs.items(), ("index.json", json.dumps(index).encode())]:
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    report = verdict(tmp_path, out.getvalue())
+    archive = files(*blobs.items(), ("index.json", json.dumps(index).encode()))
+    report = verdict(tmp_path, archive)
     assert report.exit_code == 1
     assert [f.message for f in report.findings if f.rule == "canary"] == [
         "canary #1 found in the document's strings as decoded (raw)"

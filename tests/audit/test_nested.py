@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 import zstandard
-from audit_builders import Image, docker_oci, layer, write
+from audit_builders import Image, docker_oci, files, layer, write
 from image_tasks import audit
 from image_tasks.audit import rules
 from image_tasks.audit.scan import nested
@@ -58,16 +58,6 @@ COMPRESSED = base64.b64decode(
 )
 
 
-def tgz(*files) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 def zipped(*files, method=zipfile.ZIP_DEFLATED) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", method) as archive:
@@ -89,8 +79,12 @@ def found(report):
     ("name", "data", "inner"),
     [
         ("tmp/netrc.gz", gzip.compress(NETRC * 4), "netrc"),
-        ("opt/app/conf.tar.gz", tgz(("etc/app.conf", b"token=" + NETRC)), "etc/app.conf"),
-        ("opt/app/conf.tgz", tgz(("app.conf", NETRC)), "app.conf"),
+        (
+            "opt/app/conf.tar.gz",
+            files(("etc/app.conf", b"token=" + NETRC), mode="w:gz"),
+            "etc/app.conf",
+        ),
+        ("opt/app/conf.tgz", files(("app.conf", NETRC), mode="w:gz"), "app.conf"),
         ("tmp/pkg-1.0-py3-none-any.whl", zipped(("pkg/settings.py", NETRC * 4)), "pkg/settings.py"),
         ("opt/app/app.jar", zipped(("META-INF/app.properties", NETRC)), "META-INF/app.properties"),
         ("opt/app/data.zip", zipped(("a.txt", NETRC)), "a.txt"),
@@ -106,7 +100,9 @@ def test_secret_inside_a_nested_archive_is_found(tmp_path, name, data, inner):
 
 
 def test_credential_file_inside_a_tar(tmp_path):
-    report = audited(tmp_path, ("backup/home.tar.gz", tgz(("root/.netrc", NETRC))), canaries=())
+    report = audited(
+        tmp_path, ("backup/home.tar.gz", files(("root/.netrc", NETRC), mode="w:gz")), canaries=()
+    )
     assert ("netrc-file", "/backup/home.tar.gz!/root/.netrc") in found(report)
     plain = io.BytesIO()
     with tarfile.open(fileobj=plain, mode="w") as tar:
@@ -126,20 +122,10 @@ def nest(levels: int) -> bytes:
         if how == 0:
             data, name = zipped((name, data)), f"l{level}.zip"
         elif how == 1:
-            data, name = tgz((name, data)), f"l{level}.tgz"
+            data, name = files((name, data), mode="w:gz"), f"l{level}.tgz"
         else:
-            data, name = lzma.compress(tarred((name, data))), f"l{level}.txz"
+            data, name = lzma.compress(files((name, data))), f"l{level}.txz"
     return data
-
-
-def tarred(*files) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def test_eight_levels_deep_are_opened_and_the_ninth_is_a_gap(tmp_path):
@@ -164,7 +150,11 @@ def test_eight_levels_deep_are_opened_and_the_ninth_is_a_gap(tmp_path):
         ("opt/notes.zst", zstandard.ZstdCompressor().compress(NETRC * 4), "notes"),
         ("opt/bundle", zipped(("a.txt", NETRC)), "a.txt"),  # a zip without a suffix
         ("opt/b.zip", zipped(("a.txt", NETRC * 4), method=zipfile.ZIP_BZIP2), "a.txt"),
-        ("opt/t", tgz(("x/y.conf", NETRC))[:-2] + b"\0\0", "x/y.conf"),  # tar.gz, no suffix
+        (
+            "opt/t",
+            files(("x/y.conf", NETRC), mode="w:gz")[:-2] + b"\0\0",
+            "x/y.conf",
+        ),  # tar.gz, no suffix
     ],
 )
 def test_formats_are_told_by_their_bytes_not_their_names(tmp_path, name, data, inner):
@@ -216,14 +206,8 @@ def test_streamed_zip_with_data_descriptors_and_a_zipapp_and_a_deb(tmp_path):
     assert report.gaps == []
 
 
-def debian_package(*files) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:xz") as tar:
-        for name, data in files:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    members = [(b"debian-binary", b"2.0\n"), (b"data.tar.xz", out.getvalue())]
+def debian_package(*members) -> bytes:
+    members = [(b"debian-binary", b"2.0\n"), (b"data.tar.xz", files(*members, mode="w:xz"))]
     body = b"!<arch>\n"
     for name, data in members:
         header = b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name, 0, 0, 0, b"100644", len(data))

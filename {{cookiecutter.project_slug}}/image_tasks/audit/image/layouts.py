@@ -123,6 +123,20 @@ def _diff_ids(config) -> list[str]:
     return [str(x) for x in ids] if isinstance(ids, list) else []
 
 
+def _image(name: str, tagged: bool, config_key: str, config: dict, layers: list[str]) -> Image:
+    created, steps = _history(config)
+    return Image(
+        name=name,
+        tagged=tagged,
+        steps=_steps(config),
+        config=config_key,
+        layers=layers,
+        diff_ids=_diff_ids(config),
+        history=created,
+        history_index=steps,
+    )
+
+
 def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) -> Layout:
     """Work out the images of an archive or layout from its JSON members."""
     layout = Layout()
@@ -152,19 +166,8 @@ def resolve(jsons: dict[str, object], present: set[str], links: dict[str, str]) 
                 raise AuditError(f"the image config {config_key!r} is not a JSON object.")
             layers = [need(posixpath.normpath(str(x)), "layer") for x in entry["Layers"]]
             tags = entry.get("RepoTags") or []
-            created, steps = _history(config)
-            layout.images.append(
-                Image(
-                    name=str(tags[0]) if tags else config_key,
-                    tagged=bool(tags),
-                    steps=_steps(config),
-                    config=config_key,
-                    layers=layers,
-                    diff_ids=_diff_ids(config),
-                    history=created,
-                    history_index=steps,
-                )
-            )
+            name = str(tags[0]) if tags else config_key
+            layout.images.append(_image(name, bool(tags), config_key, config, layers))
     index = jsons.get("index.json")
     if index is not None:
         layout.manifests.add("index.json")
@@ -228,21 +231,10 @@ def _walk_index(index, jsons, present, layout: Layout, need, depth: int) -> None
                 raise AuditError(f"the manifest {key!r} has a malformed layer entry.")
             layers.append(need(blob_key(layer["digest"]), "layer"))
             layout.declare(layers[-1], layer)
-        created, steps = _history(config)
         name = ""
         if isinstance(annotations, dict):
             name = annotations.get("org.opencontainers.image.ref.name") or annotations.get(
                 "io.containerd.image.name", ""
             )
-        layout.images.append(
-            Image(
-                name=str(name or descriptor["digest"]),
-                tagged=bool(name),
-                steps=_steps(config),
-                config=config_key,
-                layers=layers,
-                diff_ids=_diff_ids(config),
-                history=created,
-                history_index=steps,
-            )
-        )
+        shown = str(name or descriptor["digest"])
+        layout.images.append(_image(shown, bool(name), config_key, config, layers))
