@@ -62,6 +62,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def recall(session: nox.Session) -> None:
+    """What the audit finds against gitleaks and detect-secrets, on leaky and clean images."""
+    session.install(*DEV)
+    session.run("python", "benchmarks/recall.py", *session.posargs)
+
+
+@nox.session
 def benchmark(session: nox.Session) -> None:
     """Time the leak audit against dive, gitleaks, gzip -dc and the machine's floor (ratios)."""
     session.install(*DEV)

@@ -39,10 +39,11 @@ In interleaved rounds (a round runs every command on every image), it times chil
 
 and, once a round, one core's sha256 speed. With ``--ablations`` it also times the audit
 without each piece of speed machinery: without the ``isal`` inflater (``no-isal``), without
-``hyperscan`` (``no-hyperscan``: the stdlib search), with large binaries searched by
-``bytes.find`` (``needles-by-find``), without worker processes (``one-process``), and in one
-process without its hash thread (``one-process+no-hash-thread``); the workers hash inline (a
-hash thread there measured no gain: the other workers use the cores).
+``hyperscan`` (``no-hyperscan``: the stdlib search), with every small text file searched for
+the pattern terms without a probe first (``no-probe``), with every zip entry read as a stream
+(``no-zip-batch``), every small gzip file too (``no-whole-gzip``), without worker processes
+(``one-process``), and in one process without its hash thread (``one-process+no-hash-thread``);
+the workers hash inline (a hash thread there measured no gain: the other workers use the cores).
 
 Every command's exit status is checked: a run that failed is reported FAILED, never timed as a
 fast one. Per image it prints the medians (wall time, and the CPU time of the process and its
@@ -96,19 +97,25 @@ NO_ISAL = "import sys; sys.modules['isal'] = None"
 NO_HYPERSCAN = "import sys; sys.modules['hyperscan'] = None"
 ONE_PROCESS = "import os; os.cpu_count = lambda: 1"
 NO_HASH_THREAD = (
-    "from image_tasks.audit import sources; init = sources.BlobScanner.__init__; "
-    "sources.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
+    "from image_tasks.audit.scan import blobs; init = blobs.BlobScanner.__init__; "
+    "blobs.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
-# a binary's pieces searched with bytes.find, not by a hyperscan database of the needles alone
-NEEDLES_BY_FIND = (
-    "from image_tasks.audit import search; engine = search.engine; search.engine = lambda t, "
-    "only=None: engine(t) if only is None else search.StdlibEngine(t)"
+# every small text file searched for the pattern rules' terms, none probed first for any
+NO_PROBE = (
+    "from image_tasks.audit.detect import matching; "
+    "matching.Matcher.probe = lambda s, b, st, e: True"
 )
+# every zip entry read as a stream, none decoded whole and searched in a batch
+NO_ZIP_BATCH = "from image_tasks.audit.image import zipstream; zipstream.SMALL = -1"
+# every small gzip file read as a stream, not decoded in one call
+NO_WHOLE_GZIP = "from image_tasks.audit.scan import nested; nested._gunzipped = lambda d: None"
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
-    "needles-by-find": NEEDLES_BY_FIND,
+    "no-probe": NO_PROBE,
+    "no-zip-batch": NO_ZIP_BATCH,
+    "no-whole-gzip": NO_WHOLE_GZIP,
     "one-process": ONE_PROCESS,
     "one-process+no-hash-thread": f"{ONE_PROCESS}; {NO_HASH_THREAD}",
 }

@@ -70,6 +70,17 @@ class Image:
         ).encode()
 
 
+def files(*members, mode: str = "w") -> bytes:
+    """A tar of (name, bytes) files, compressed as ``mode`` says ("w:gz", "w:xz"...)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode=mode) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
 def _tar(members: list[tuple[str, bytes]], links: dict | None = None) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:

@@ -1,28 +1,21 @@
-"""Make the template's image_tasks package and the test builders importable; run every audit
-test twice: with the optional accelerators (hyperscan, isal) and with the standard library
-alone, which must give the same results."""
+"""Run every audit test twice: with the optional accelerators (hyperscan, isal) and with the
+standard library alone, which must give the same results.  (pyproject's pythonpath makes the
+template's image_tasks and these tests' builders importable.)"""
 
-import sys
 import zlib
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "{{cookiecutter.project_slug}}"))
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
 
 @pytest.fixture(autouse=True, params=["accelerated", "stdlib"])
 def engines(request, monkeypatch):
     from baking import need
-    from image_tasks.audit import compression, nested, search
+    from image_tasks.audit.detect import search
+    from image_tasks.audit.image import compression
 
     if request.param == "stdlib":
-        monkeypatch.setattr(search, "engine", lambda terms, only=None: search.StdlibEngine(terms))
+        monkeypatch.setattr(search, "engine", search.StdlibEngine)
         monkeypatch.setattr(compression, "gzip_inflate", zlib)
-        monkeypatch.setattr(nested, "gzip_inflate", zlib)
     else:
         need(compression.gzip_inflate is not zlib, "the isal wheel is not installed")
         need(search.engine([search.Term("needle", 0, b"x")]).name == "hyperscan",

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from audit_builders import Image, docker_oci, layer, write
 from image_tasks import audit
-from image_tasks.audit import canaries
+from image_tasks.audit.detect import canaries, netrc
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 LOGIN = "ci-bot"
@@ -23,7 +23,7 @@ def test_parse_netrc_tokens_quotes_macdef_default():
         "macdef init\nmachine fake login x password inside-macro\n\n"
         "default login anon password x-oauth-basic\n"
     )
-    entries = canaries.parse_netrc(text)
+    entries = netrc.parse(text)
     assert [(e.machine, e.login, e.password) for e in entries] == [
         ("a.example", "alice", "'p1'"),
         ("b.example", "bob", "two words"),
@@ -92,7 +92,7 @@ def test_encodings_are_found(tmp_path, form):
     image = Image(layers=[layer(("var/log/build.log", data))])
     report = audit.run(write(tmp_path, docker_oci(image)), [audit.Canary("c", secret, LOGIN)])
     assert [f.rule for f in report.findings] == ["canary"], form
-    assert PASSWORD not in report.render("json")
+    assert PASSWORD not in audit.render(report, "json")
 
 
 def test_short_password_uses_login_pair_for_base64(tmp_path):
@@ -104,7 +104,7 @@ def test_short_password_uses_login_pair_for_base64(tmp_path):
 
 
 def test_canary_straddling_buffer_boundary(tmp_path):
-    from image_tasks.audit import archive
+    from image_tasks.audit.image import tar as archive
 
     size = archive.DEFAULT_BUFFER * 2 + 12345
     for offset in (archive.DEFAULT_BUFFER - 5, archive.DEFAULT_BUFFER - 600, size - 30):
@@ -153,7 +153,7 @@ def test_parse_netrc_agrees_with_python_netrc(tmp_path, name):
     }
     got = {
         e.machine if e.machine is not None else "default": (e.login, e.account, e.password)
-        for e in canaries.parse_netrc(text)
+        for e in netrc.parse(text)
     }
     assert got == expected
 
@@ -214,11 +214,17 @@ def test_url_and_json_slash_forms_are_found(tmp_path, form):
     image = Image(layers=[layer(("opt/app/settings.py", data))])
     report = audit.run(write(tmp_path, docker_oci(image)), [audit.Canary("c", URL_PASSWORD)])
     assert "canary" in {f.rule for f in report.findings}, form
-    assert form not in report.render("json")
+    assert form not in audit.render(report, "json")
 
 
-def test_plain_token_has_one_text_needle():
-    built = canaries.build([audit.Canary("c", "VbJzn6b9E3rYoTX3rIykRRW8Hjqj")])
+def test_plain_token_has_one_text_needle_and_one_utf16_needle():
+    token = "VbJzn6b9E3rYoTX3rIykRRW8Hjqj"
+    built = canaries.build([audit.Canary("c", token)])
     text = [n for n in built.needles if not n.encodings[0].startswith("base64")]
-    assert [n.data for n in text] == [b"VbJzn6b9E3rYoTX3rIykRRW8Hjqj"]
+    # an ASCII value's UTF-16 LE and BE forms share one needle: the bytes between the zeros
+    utf16 = token.encode("utf-16-le")[:-1]
+    assert [(n.data, n.encodings) for n in text] == [
+        (token.encode(), ("raw",)),
+        (utf16, ("UTF-16 LE", "UTF-16 BE")),
+    ]
     assert len({v for v, _, _ in built.variants}) == len(built.variants)

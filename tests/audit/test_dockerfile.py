@@ -8,7 +8,7 @@ import json
 import pytest
 from audit_builders import Image, docker_oci, layer, write
 from image_tasks import audit
-from image_tasks.audit import dockerfile
+from image_tasks.audit.scan import dockerfile
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 NETRC = f"machine nexus login ci password {PASSWORD}\n".encode()
@@ -108,7 +108,7 @@ def test_sarif_points_at_the_dockerfile_lines(tmp_path, monkeypatch):
     assert netrc.lines == (14, 14) and netrc.instruction.startswith("COPY --from=build")
     variable = next(f for f in report.findings if f.rule == "secret-variable")
     assert variable.lines == (18, 18) or variable.lines == (11, 11)
-    doc = json.loads(report.render("sarif"))
+    doc = json.loads(audit.render(report, "sarif"))
     result = next(r for r in doc["runs"][0]["results"] if r["ruleId"] == "netrc-file")
     (location,) = result["locations"]
     physical = location["physicalLocation"]
@@ -117,11 +117,11 @@ def test_sarif_points_at_the_dockerfile_lines(tmp_path, monkeypatch):
     assert location["logicalLocations"][0]["name"] == "/root/.netrc"
     assert "/root/.netrc" in result["message"]["text"] and "layer 2" in result["message"]["text"]
     assert PASSWORD not in json.dumps(doc)
-    assert json.loads(report.render("json"))["findings"][0]["lines"]
+    assert json.loads(audit.render(report, "json"))["findings"][0]["lines"]
 
 
 def test_without_a_dockerfile_regions_are_byte_offsets(tmp_path):
-    doc = json.loads(audit.run(leaky(tmp_path), [PASSWORD]).render("sarif"))
+    doc = json.loads(audit.render(audit.run(leaky(tmp_path), [PASSWORD]), "sarif"))
     canary = next(
         r for r in doc["runs"][0]["results"]
         if r["ruleId"] == "canary" and "root/.netrc" in r["message"]["text"]
@@ -145,7 +145,7 @@ def test_bad_dockerfile_is_exit_2(tmp_path, capsys, content, words):
 
 
 def test_dockerfile_uri_is_relative_to_the_repository(tmp_path, monkeypatch):
-    from image_tasks.audit import sarif
+    from image_tasks.audit.render import sarif
 
     (tmp_path / "docker").mkdir()
     monkeypatch.chdir(tmp_path)

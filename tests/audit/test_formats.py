@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -108,61 +108,60 @@ def test_gzipped_docker_archive(tmp_path):
     check_leak(audit.run(path, [PASSWORD]))
 
 
-def test_image_reference_goes_through_engines(monkeypatch, tmp_path):
+def test_image_reference_is_saved_by_the_callers_function(tmp_path):
     archive = Path(write(tmp_path, docker_classic(leaking_image())))
     calls = []
 
     @contextlib.contextmanager
-    def saved_archive(reference):
+    def save(reference):
         calls.append(reference)
         yield archive
 
-    fake = types.ModuleType("image_tasks.engine.save")
-    fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
-    report = audit.run("local/app:latest", [PASSWORD])
+    report = audit.run("local/app:latest", [PASSWORD], save_reference=save)
     assert calls == ["local/app:latest"]
     check_leak(report)
     assert report.source == "local/app:latest"  # named by the reference, not the saved file
-    assert "local/app:latest" in report.verdict and str(archive) not in report.render("json")
+    assert "local/app:latest" in report.summary and str(archive) not in audit.render(report, "json")
 
 
-def test_image_reference_task_error_is_exit_2(monkeypatch, capsys):
-    from image_tasks.errors import TaskError
-
-    @contextlib.contextmanager
-    def saved_archive(reference):
-        raise TaskError("docker save failed: no such image local/none:1; build it first.")
-        yield
-
-    fake = types.ModuleType("image_tasks.engine.save")
-    fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
+def test_image_reference_without_a_saver_is_refused_with_how_to_save(capsys):
+    # the audit knows no engine: the command line says how to save the image, in one paragraph
     assert audit.main(["local/none:1"]) == 2
     err = capsys.readouterr().err
-    assert "no such image" in err and "Traceback" not in err
+    assert "docker save local/none:1 -o image.tar" in err and "nox -s audit" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_the_audit_imports_nothing_from_the_rest_of_image_tasks():
+    here = Path(audit.__file__).parent
+    for path in here.rglob("*.py"):
+        text = path.read_text()
+        depth = len(path.relative_to(here).parts)  # dots that reach image_tasks from here
+        assert not re.search(r"^\s*(from|import) image_tasks\.(?!audit\b)", text, re.M), path
+        outside = re.findall(rf"^\s*from (\.{{{depth + 1},}})(\w*) import", text, re.M)
+        assert all(not name for _, name in outside), (path, outside)  # only __version__ (..)
 
 
 @pytest.mark.parametrize(
     "source",
     ["/nonexistent/image.tar", "./out/image.tar", "../image", "out/image.tar.gz", "a/b.tgz"],
 )
-def test_missing_path_is_no_such_file_not_a_reference(monkeypatch, capsys, source):
+def test_missing_path_is_no_such_file_not_a_reference(monkeypatch, capsys, source, tmp_path):
     calls = []
 
     @contextlib.contextmanager
-    def saved_archive(reference):
+    def save(reference):
         calls.append(reference)
-        yield
+        yield tmp_path / "never"
 
-    fake = types.ModuleType("image_tasks.engine.save")
-    fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
     monkeypatch.chdir(Path(__file__).parent)
+    with pytest.raises(audit.AuditError, match="no such file") as info:
+        audit.run(source, save_reference=save)
+    assert source in str(info.value)
     assert audit.main([source]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and source in err
     assert calls == []
-    from image_tasks.audit.runner import looks_like_path
+    from image_tasks.audit.api import looks_like_path
 
     assert not looks_like_path("local/app:latest") and not looks_like_path("image.tar")

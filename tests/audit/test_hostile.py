@@ -14,7 +14,8 @@ from audit_builders import Image, compress, docker_classic, docker_oci, layer, o
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from image_tasks import audit
-from image_tasks.audit import AuditError, Limits, archive
+from image_tasks.audit import AuditError, Limits
+from image_tasks.audit.image import tar as archive
 
 PASSWORD = "Zq8vR3mT9pL2wX5nK7cQ4"
 
@@ -38,9 +39,11 @@ def outcome(path, **kwargs) -> int:
 
 
 def fails(tmp_path, data: bytes, *words, **kwargs) -> str:
+    """The source cannot be audited (no canary given: with one, the netrc's password in the
+    sample image would be a witness, and a leak outweighs the error: see test_every_byte)."""
     path = write(tmp_path, data, "bad.tar")
     with pytest.raises(AuditError) as info:
-        audit.run(path, [PASSWORD], **kwargs)
+        audit.run(path, **kwargs)
     message = str(info.value)
     for word in words:
         assert word in message, message
@@ -131,7 +134,7 @@ def test_traversal_absolute_and_non_utf8_names(tmp_path, monkeypatch):
         "/root/\\xff\\xfe/.netrc",
         "/" + "x" * 300 + "/.netrc",
     }
-    json.loads(report.render("json"))
+    json.loads(audit.render(report, "json"))
     assert set(os.listdir(tmp_path)) - before == {"image.tar"}
 
 
@@ -197,14 +200,16 @@ def test_decompression_bomb_is_bounded(tmp_path):
     bomb = layer(("opt/zeros", bytes(30 << 20)))
     path = write(tmp_path, oci_archive(Image(layers=[bomb]), "gzip"))
     limits = Limits(layer_ratio=10, layer_floor=4 << 20)
-    with pytest.raises(AuditError, match="decompression bomb"):
-        audit.run(path, limits=limits)
+    report = audit.run(path, limits=limits)
+    assert report.verdict == "incomplete" and [g.layer for g in report.gaps] == [0]
+    assert "decompression bomb" in report.gaps[0].reason and report.gaps[0].path == "<layer>"
 
 
-def test_time_limit(tmp_path):
+def test_time_limit_is_an_incomplete_verdict(tmp_path):
     path = write(tmp_path, docker_oci(sample_image()))
-    with pytest.raises(AuditError, match="time"):
-        audit.run(path, limits=Limits(max_seconds=-1))
+    report = audit.run(path, limits=Limits(max_seconds=-1))
+    assert report.verdict == "incomplete" and report.exit_code == 3
+    assert report.gaps and all("time limit" in gap.reason for gap in report.gaps)
 
 
 def test_zstd_without_a_decoder(tmp_path, monkeypatch, capsys):

@@ -32,8 +32,8 @@ def test_version_is_the_templates(tmp_path, capsys):
         capsys.readouterr().out.strip() == f"python -m image_tasks.audit {image_tasks.__version__}"
     )
     report = audit.run(write(tmp_path, docker_oci(image())), [PASSWORD])
-    assert json.loads(report.render("json"))["tool"]["version"] == image_tasks.__version__
-    driver = json.loads(report.render("sarif"))["runs"][0]["tool"]["driver"]
+    assert json.loads(audit.render(report, "json"))["tool"]["version"] == image_tasks.__version__
+    driver = json.loads(audit.render(report, "sarif"))["runs"][0]["tool"]["driver"]
     assert driver["version"] == image_tasks.__version__
     source = "".join(p.read_text() for p in (TEMPLATE / "image_tasks" / "audit").glob("*.py"))
     assert "1.0.0" not in source and '"https://github.com/"' not in source

@@ -35,7 +35,7 @@ def test_deleted_file_reports_adding_and_deleting_layer(tmp_path):
     assert (netrc.layer, netrc.deleted_in) == (1, 2)
     assert netrc.created_by == "COPY .netrc /root/.netrc # buildkit"
     assert netrc.deleted_by.startswith("RUN /bin/sh -c pip install x && rm")
-    assert "deleted in 2" in report.render("text")
+    assert "deleted in 2" in audit.render(report, "text")
 
 
 def test_opaque_directory_and_directory_whiteout_delete(tmp_path):
@@ -82,7 +82,7 @@ def test_config_env_labels_cmd_and_build_args(tmp_path):
     assert ("secret-variable", "config", "<config>/config/Labels/org.example.secret", None) in got
     assert ("url-credentials", "history", "<config>/history/2/created_by", 1) in got
     assert not any("GPG_KEY" in f.message for f in report.findings)
-    text = report.render("json")
+    text = audit.render(report, "json")
     assert PASSWORD not in text and "Zr8Kq2Lm5xWq7Ty" not in text
 
 
@@ -114,7 +114,7 @@ def test_canary_in_history(tmp_path):
     report = audit.run(write(tmp_path, docker_oci(image)), [PASSWORD])
     (f,) = findings(report, "canary")
     assert (f.location, f.layer) == ("history", 0)
-    assert PASSWORD not in f.created_by + f.excerpt + report.render("text")
+    assert PASSWORD not in f.created_by + f.excerpt + audit.render(report, "text")
 
 
 def test_provenance_attestation_build_args(tmp_path):
@@ -140,4 +140,4 @@ def test_provenance_attestation_build_args(tmp_path):
         ("url-credentials", "attestation"),
         ("secret-variable", "attestation"),
     } <= got
-    assert PASSWORD not in report.render("sarif")
+    assert PASSWORD not in audit.render(report, "sarif")

@@ -124,7 +124,8 @@ def test_canaries_and_token_rules_apply_to_owned_files_too(tmp_path):
 def test_policy_is_stated_in_the_report_and_the_docs(tmp_path):
     report = audited(tmp_path, layer(("etc/a", b"a")))
     assert "RECORD" in report.policy["pattern_rules_scope"]
-    from image_tasks.audit import ownership, rules
+    from image_tasks.audit import rules
+    from image_tasks.audit.detect import ownership
 
     assert "a package manager owns" in rules.__doc__
     assert "RECORD" in ownership.__doc__

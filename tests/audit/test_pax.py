@@ -41,10 +41,14 @@ def test_canary_in_pax_record(tmp_path, headers, key):
     image = Image(layers=[pax_layer(headers)])
     report = audit.run(write(tmp_path, docker_oci(image)), [SECRET])
     got = [(f.rule, f.path, f.location, f.layer) for f in report.findings]
+    # (a record named like a secret, xattr user.token=..., is one by the patterns too)
+    assert {g[0] for g in got} - {"canary"} <= ({"secret-assignment"} if "token" in key else set())
+    got = [g for g in got if g[0] == "canary"]
     shown = key.replace(SECRET, "[REDACTED]") if SECRET in key else key
     assert len(got) == 1 and got[0][:2] == ("canary", "/opt/app/run.sh")
     assert got[0][3] == 0 and got[0][2].startswith("pax:")
-    assert SECRET not in report.render("json") and SECRET not in report.render("sarif")
+    rendered = audit.render(report, "json") + audit.render(report, "sarif")
+    assert SECRET not in rendered
     if SECRET not in key:
         assert got[0][2] == f"pax:{shown}"
 
@@ -88,4 +92,4 @@ def test_canary_in_outer_archive_pax_record(tmp_path):
     got = [(f.rule, f.location) for f in report.findings]
     assert got == [("canary", "pax:SCHILY.xattr.user.k")]
     assert "oci-layout" in report.findings[0].message
-    assert SECRET not in json.dumps(report.render("json"))
+    assert SECRET not in json.dumps(audit.render(report, "json"))

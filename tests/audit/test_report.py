@@ -56,7 +56,7 @@ def test_no_secret_in_any_format(leaky, fmt, tmp_path, monkeypatch, capsys):
 
 def test_json_report_fields(leaky):
     report = audit.run(leaky, [audit.Canary("netrc password", PASSWORD, LOGIN)])
-    doc = json.loads(report.render("json"))
+    doc = json.loads(audit.render(report, "json"))
     assert doc["verdict"] == "leak"
     netrc = next(f for f in doc["findings"] if f["rule"] == "netrc-file")
     assert (netrc["layer"], netrc["deleted_in"], netrc["severity"]) == (0, 1, "critical")
@@ -71,7 +71,7 @@ def test_json_report_fields(leaky):
 
 
 def test_sarif_shape(leaky):
-    doc = json.loads(audit.run(leaky, [PASSWORD]).render("sarif"))
+    doc = json.loads(audit.render(audit.run(leaky, [PASSWORD]), "sarif"))
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
     (run,) = doc["runs"]
     rules = run["tool"]["driver"]["rules"]
@@ -131,7 +131,7 @@ def test_sarif_validates_against_schema(leaky):
             },
         },
     }
-    jsonschema.validate(json.loads(audit.run(leaky, [PASSWORD]).render("sarif")), schema)
+    jsonschema.validate(json.loads(audit.render(audit.run(leaky, [PASSWORD]), "sarif")), schema)
 
 
 def test_clean_text_report_and_exit_zero(tmp_path, capsys):
@@ -139,7 +139,7 @@ def test_clean_text_report_and_exit_zero(tmp_path, capsys):
     assert audit.main([path]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CLEAN:") and out.count("\n") == 1
-    doc = json.loads(audit.run(path).render("sarif"))
+    doc = json.loads(audit.render(audit.run(path), "sarif"))
     assert doc["runs"][0]["results"] == [] and doc["runs"][0]["tool"]["driver"]["rules"] == []
 
 

@@ -28,7 +28,7 @@ def test_every_break_position_is_found(tmp_path, width, newline):
     report = audit.run(write(tmp_path, docker_oci(image)), [audit.Canary("c", PASSWORD)])
     found = {f.path for f in report.findings if f.rule == "canary"}
     assert found == {"/" + name for name, _ in files}
-    rendered = report.render("json") + report.render("text")
+    rendered = audit.render(report, "json") + audit.render(report, "text")
     assert PASSWORD not in rendered
     for name, content in files:  # no line of the wrapped text is shown
         for line in content.split(newline):

@@ -1,6 +1,6 @@
-"""The audit's round-two rules on real images built by a real engine, audited through a baked
-repository's `python -m image_tasks.audit`: a netrc planted under site-packages (found without
-a canary), a placeholder-only /root/.netrc (clean), a secret inside a .tar.gz in a layer
+"""The audit's round-two rules on real images built by a real engine, saved, and audited through
+a baked repository's `python -m image_tasks.audit`: a netrc planted under site-packages (found
+without a canary), a placeholder-only /root/.netrc (clean), a secret inside a .tar.gz in a layer
 (found), and a leaking image's SARIF, located on its Dockerfile, valid under Microsoft's SARIF
 multitool with no error and no warning."""
 
@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,15 @@ def build(context: Path, dockerfile: str, netrc: Path, name: str) -> str:
 
 
 def audit(auditor: Path, image: str, *options: str, cwd: Path | None = None):
+    """The image saved as users are told to save it (the audit knows no engine), then audited."""
     env = {**engine_env("buildx"), "PYTHONPATH": str(auditor)}
-    result = subprocess.run(
-        [sys.executable, "-m", "image_tasks.audit", image, "--format", "json", *options],
-        cwd=cwd or auditor, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="audit-e2e-") as scratch:
+        archive = Path(scratch, "image.tar")
+        subprocess.run(["docker", "save", image, "-o", str(archive)], check=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "image_tasks.audit", str(archive), "--format", "json", *options],
+            cwd=cwd or auditor, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, report, result.stdout + result.stderr
 

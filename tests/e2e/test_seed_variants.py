@@ -1,10 +1,12 @@
-"""The seed article's leaking Dockerfiles and their relatives, built for real and audited through
-the baked repository's `python -m image_tasks.audit IMAGE`: each flagged with the right rule and
-layer. The template's own pattern and the Ray base image are flagged by nothing."""
+"""The seed article's leaking Dockerfiles and their relatives, built for real, saved, and audited
+through the baked repository's `python -m image_tasks.audit`: each flagged with the right rule
+and layer. The template's own pattern and the Ray base image are flagged by nothing."""
 
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from harness import engine_env, tag
@@ -43,11 +45,16 @@ VARIANTS = {
 
 
 def audit(auditor, image: str, netrc) -> tuple[int, dict, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "image_tasks.audit", image, "--netrc", str(netrc),
-         "--format", "json"],
-        cwd=auditor, env=engine_env("buildx"), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    """The image saved as users are told to save it (the audit knows no engine), then audited."""
+    with tempfile.TemporaryDirectory(prefix="seed-audit-") as scratch:
+        archive = Path(scratch, "image.tar")
+        env = engine_env("buildx")
+        subprocess.run(["docker", "save", image, "-o", str(archive)], check=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "image_tasks.audit", str(archive), "--netrc", str(netrc),
+             "--format", "json"],
+            cwd=auditor, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, report, result.stdout + result.stderr
 

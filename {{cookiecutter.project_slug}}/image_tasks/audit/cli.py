@@ -1,26 +1,34 @@
 """The command line: ``python -m image_tasks.audit SOURCE [options]``.
 
-Exit status: 0 clean, 1 findings, 2 the source could not be audited (one paragraph on
-stderr saying what failed and what to do; never a traceback, never a secret).
+Exit status: 0 clean, 1 findings, 3 incomplete (a bound stopped the reading of the paths the
+report names), 2 the source could not be audited (one paragraph on stderr saying what failed
+and what to do; never a traceback, never a secret).  SIGINT and SIGTERM stop the audit and its
+workers at once: 130 and 143, no traceback, no file left half-written.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
-from .. import __version__
-from . import canaries as canaries_module
+from .detect import canaries as canaries_module
+from .detect.redaction import Scrubber
 from .errors import AuditError
-from .outputs import write_report
-from .progress import Progress
-from .redaction import Scrubber
+from .findings import VERSION
+from .render import FORMATS, render
+from .render.outputs import write_report
+from .render.progress import Progress
 
 EPILOG = """\
-SOURCE is a docker-archive ('docker save'), an OCI archive or layout directory, '-' for an
-archive on standard input, or a local image reference (saved through the configured engine).
+SOURCE is a docker-archive ('docker save'), an OCI archive or layout directory, or '-' for an
+archive on standard input. An image reference is refused: save the image first, or run the
+project's audit task (nox -s audit), which saves the image it builds.
 
-exit status: 0 no finding, 1 findings, 2 the source could not be audited.
+exit status: 0 clean (everything read, nothing found), 1 findings, 3 incomplete (a bound
+stopped the reading of the paths the report names: accept one with an allow-list entry
+'incomplete PATH REASON', or investigate it), 2 the source could not be audited.
 """
 
 
@@ -32,8 +40,8 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="archive path, OCI layout directory, '-', or image reference")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("source", help="archive path, OCI layout directory, or '-'")
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     p.add_argument(
         "--netrc",
         action="append",
@@ -49,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
         help="environment variable whose value is a canary; netrc text (as in NET_RC) "
         "contributes its passwords and token logins; repeatable",
     )
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE (default stdout)")
     p.add_argument(
         "--sarif",
@@ -71,14 +79,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-list",
         metavar="FILE",
-        help="accepted false positives: lines 'RULE-ID PATH-GLOB REASON'",
+        help="accepted false positives: lines 'RULE-ID PATH-GLOB REASON' ('incomplete' as the "
+        "id accepts a path the audit could not read to its end)",
     )
     p.add_argument(
         "--strict",
         action="store_true",
-        help="apply every pattern rule inside package trees too (see rules.py)",
+        help="apply every pattern rule inside package trees too (see the policy: rules/)",
     )
     return p
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the audit stands, so that it stops as Ctrl-C stops it."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         args = p.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if on_main else None
+    try:
+        return _audit(args)
+    finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _audit(args) -> int:
     scrub = Scrubber()
     try:
-        from .runner import run
+        from .api import run
 
         try:
             notes: list[str] = []
@@ -112,17 +139,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         for path, fmt in ((args.sarif, "sarif"), (args.json, "json")):
             if path:
-                write_report(path, report.render(fmt))
-        text = report.render(args.format)
+                write_report(path, render(report, fmt))
+        text = render(report, args.format)
         if args.output:
             write_report(args.output, text)
-            print(scrub(report.verdict), file=sys.stderr)
+            print(scrub(report.summary), file=sys.stderr)
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
         return report.exit_code
     except AuditError as exc:
         _fail(scrub(str(exc)))
+    except Terminated:
+        _fail("terminated; no verdict.")
+        return 143
     except KeyboardInterrupt:
         _fail("interrupted; no verdict.")
         return 130

@@ -23,3 +23,25 @@ def read_text(path: str, what: str, option: str, limit: int = 1 << 20) -> str:
         raise AuditError(
             f"cannot read the {what} {path!r} ({reason}); check the path given to {option}."
         ) from None
+
+
+class CorruptStream(AuditError):
+    """A compressed stream is corrupt or truncated: no reader gets more out of it."""
+
+
+class NoDecoder(AuditError):
+    """This Python has no decoder for the stream's format."""
+
+
+class Stopped(Exception):
+    """A bound stopped the reading of something: not an error, an incomplete verdict.
+
+    ``reason`` says which bound, for the report (no secret: sizes and limits only)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OutOfTime(Stopped):
+    """The audit's deadline passed: whatever is left is not read."""

@@ -15,13 +15,10 @@ import datetime
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
+from image_tasks.audit import Report, render
 from image_tasks.errors import TaskError
 from image_tasks.state import store
-
-if TYPE_CHECKING:
-    from image_tasks.audit import Report
 
 REPORT = store.FOLDER / "audit.json"  # the last recorded audit's JSON report (CI attests it)
 AUDITS = store.FOLDER / "audits.json"
@@ -34,7 +31,7 @@ class Audit:
     image: str  # the reference the audit was run on
     image_id: str  # the engine's ID of the image, before and after the save
     config_digests: tuple[str, ...]  # sha256:... of each config blob the audit read
-    verdict: str  # "clean" or "leak"
+    verdict: str  # "clean", "leak" or "incomplete"
     summary: str  # the report's one-line verdict
     audited_at: str  # ISO 8601, UTC
     report_sha256: str  # of the JSON report, as written to REPORT
@@ -76,14 +73,21 @@ def builds() -> dict[str, Build]:
     return {key: Build(**_tuples(fields)) for key, fields in _load(BUILDS).items()}
 
 
-def record_audit(image: str, image_id: str, report: "Report", secrets: list[str]) -> Audit:
+def record_audit(image: str, image_id: str, report: Report, secrets: list[str]) -> Audit:
     """Keep the report's JSON as REPORT and record its verdict under the image's ID."""
-    text = report.render("json")
+    text = render(report, "json")
     store.write(REPORT, text)
     digests = tuple(found.config_digest for found in report.images)
     sha256 = hashlib.sha256(text.encode()).hexdigest()
     audit = Audit(
-        image, image_id, digests, report.outcome, report.verdict, _now(), sha256, tuple(secrets)
+        image,
+        image_id,
+        digests,
+        str(report.verdict),
+        report.summary,
+        _now(),
+        sha256,
+        tuple(secrets),
     )
     _add(AUDITS, image_id, audit)
     return audit

@@ -14,9 +14,7 @@ from collections.abc import Iterator
 
 from image_tasks import audit as leak_audit
 from image_tasks import ci_report, settings
-from image_tasks.audit.outputs import write_report
-from image_tasks.audit.progress import Progress
-from image_tasks.audit.redaction import Scrubber
+from image_tasks.audit import Progress, Scrubber, write_report
 from image_tasks.credentials import fingerprints, netrc_file
 from image_tasks.engine.detect import detect
 from image_tasks.engine.save import saved_archive
@@ -35,9 +33,9 @@ def audit(
     """Save the image and prove no credential survives in any layer, its config or history;
     record the verdict, which publish checks.
 
-    The netrc's secrets are the canaries. Exit status 0 clean, 1 leak, 2 could not audit. Writes
-    SARIF as well when AUDIT_SARIF names a file (the workflow uploads it), and the SBOM of a
-    clean image to the state folder."""
+    The netrc's secrets are the canaries. Exit status 0 clean, 1 leak, 3 incomplete (publish
+    refuses it as it refuses a leak), 2 could not audit. Writes SARIF as well when AUDIT_SARIF
+    names a file (the workflow uploads it), and the SBOM of a clean image to the state folder."""
     config = settings.load(image, engine)
     credential = netrc_file.resolve(netrc, config.index_url)
     found = canaries(credential)
@@ -122,11 +120,11 @@ def write_outputs(report: leak_audit.Report, output_format: str, output: str | N
     """The report in the requested format, to --output or standard output; SARIF to AUDIT_SARIF
     too. Files are written by the audit's own writer, whole or not at all."""
     if os.environ.get("AUDIT_SARIF"):
-        write_report(os.environ["AUDIT_SARIF"], report.render("sarif"))
-    text = report.render(output_format)
+        write_report(os.environ["AUDIT_SARIF"], leak_audit.render(report, "sarif"))
+    text = leak_audit.render(report, output_format)
     if output:
         write_report(output, text)
-        print(report.verdict, file=sys.stderr)
+        print(report.summary, file=sys.stderr)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
