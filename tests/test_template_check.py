@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -153,7 +154,7 @@ def test_the_check_on_a_cruft_repository(tmp_path, template):
     assert "Up to date with the template" in current.stdout
     assert not summary.exists()
 
-    template.change("README.md", "## Troubleshooting", "## When something goes wrong")
+    template.change("README.md", "## More", "## Further reading")
     behind = template_task(project, template.env, summary)
     assert behind.returncode == 1, behind.stdout + behind.stderr
     for text in (behind.stdout, summary.read_text()):
@@ -167,7 +168,7 @@ def test_the_check_on_a_copier_repository(tmp_path, template):
     summary = tmp_path / "summary.md"
     assert template_task(project, template.env, summary).returncode == 0
 
-    template.change("README.md", "## Troubleshooting", "## When something goes wrong")
+    template.change("README.md", "## More", "## Further reading")
     template.git("tag", "v999.0.0")
     behind = template_task(project, template.env, summary)
     assert behind.returncode == 1, behind.stdout + behind.stderr
@@ -176,7 +177,9 @@ def test_the_check_on_a_copier_repository(tmp_path, template):
 
 
 def test_the_check_on_a_repository_baked_without_a_record(tmp_path, baked):
-    result = template_task(baked, dict(os.environ), tmp_path / "summary.md")
+    project = shutil.copytree(baked, tmp_path / "project")
+    (project / ".cruft.json").unlink()  # as an older template's cookiecutter bake left it
+    result = template_task(project, dict(os.environ), tmp_path / "summary.md")
     assert result.returncode == 2
     assert "plain cookiecutter baked it. Link it once with `cruft link" in result.stderr
     assert "Traceback" not in result.stderr
