@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from baking import tool
+from harness import RUN
 from kuberay import pod_specs, validate
 from template_repo import Template, environment
 
@@ -100,6 +101,7 @@ def test_the_first_page_runs_as_written(provisioned, local_index, registry, tmp_
     template = Template(tmp_path / "template", environment(home))
     answers = {
         "registry": registry.host,
+        "image_name": f"{registry.host}/firstday-{RUN}/ray-runtime",
         "base_image": provisioned["RAYRT_RAY_IMAGE"],
         "dockerfile_syntax": "",  # no frontend image can be pulled here
         "private_index_url": url,
@@ -166,10 +168,12 @@ def test_the_first_page_runs_as_written(provisioned, local_index, registry, tmp_
     # The loop, lint, publish: against the real index and registry.
     assert "8 passed" in output and "Session lint was successful" in output
     published = json.loads((project / ".image-tasks/published.json").read_text())["image"]
-    assert published.startswith(f"{registry.host}/acme/ray-runtime@sha256:")
+    assert published.startswith(f"{answers['image_name']}@sha256:")
     # Deploy: what `kubectl apply -k deploy/raycluster` sends runs the published digest.
     applied = yaml.safe_load((standin / "applied-raycluster.yaml").read_text())
     validate(applied)
     assert {c["image"] for pod in pod_specs(applied) for c in pod["containers"]} == {published}
     # Update: the template check reached the template's repository.
     assert "Up to date with the template" in output
+    subprocess.run(["docker", "image", "rm", "-f", f"{answers['image_name']}:dev"],
+                   capture_output=True, check=False)  # fmt: skip
