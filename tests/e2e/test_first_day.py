@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 from baking import tool
-from harness import engine_env, run, tag
+from harness import engine_env, run, tag, wrong_netrc
 
 
 @pytest.fixture
@@ -15,14 +15,6 @@ def image():
     reference = tag("firstday")
     yield reference
     subprocess.run(["docker", "image", "rm", "-f", reference], capture_output=True, check=False)
-
-
-def wrong_netrc(local_index, folder):
-    _, netrc, password = local_index
-    wrong = folder / "netrc"
-    wrong.write_text(netrc.read_text().replace(password, "not-the-password"))
-    wrong.chmod(0o600)
-    return wrong
 
 
 @pytest.mark.engine
