@@ -101,5 +101,5 @@ def test_the_install_step_s_refusal_carries_the_hint():
         runtime_uid=1000,
         frontend=None,
     )
-    said = build.why(f"#9 0.4 index_probe: {REFUSED}.\n", config)
+    said = build.why(f"#9 0.4 index_probe: {REFUSED}.\n", config, "buildx exited with 1")
     assert "the token has expired" in said and "get-authorization-token" in said

@@ -3,7 +3,8 @@
 Before the engine starts, the index is asked from this machine for every requirement with the
 credential (`index_probe`), so a wrong or rotated password, a typo'd package or an index that
 is down fails in seconds with its cause, even where the engine would take the install step
-from its cache. After a failure, the end of the engine's output says which cause it was.
+from its cache. After a failure, the engine's output says which step failed: the install from
+the index (and why), or a step of the team's own.
 """
 
 import re
@@ -20,6 +21,7 @@ from image_tasks import (
     settings,
     validation,
 )
+from image_tasks.build_failure import failed_step
 from image_tasks.errors import TaskError
 
 
@@ -73,9 +75,7 @@ def build(
     if status in (130, -2):  # the engine was interrupted with the user's Ctrl-C
         raise KeyboardInterrupt
     if status != 0:
-        raise TaskError(
-            f"The build failed ({chosen.name} exited with {status}): {why(output, config)}"
-        )
+        raise TaskError(why(output, config, f"{chosen.name} exited with {status}"))
     # What publish checks the audit against: the credential this image was built with.
     built = chosen.require_image(config.image)
     records.record_build(config.image, built, fingerprints.of(credentials.passwords(credential)))
@@ -89,29 +89,47 @@ FRONTEND_PULL_FAILED = re.compile(
 )
 
 
-def why(output: str, config: settings.Settings) -> str:
-    """The cause of a failed build, read from the end of the engine's output, and what to do."""
+def why(output: str, config: settings.Settings, exited: str) -> str:
+    """What made the build fail, read from the engine's output, and what to do: the message."""
     probe = re.findall(r"index_probe: (.+)", output)
     if probe:
         found = probe[-1].rstrip(".")
-        return f"the install step's index check says {found}.{expiry_hint(found, config.index_url)}"
+        return (
+            f"The build failed ({exited}): the install step's index check says {found}."
+            + expiry_hint(found, config.index_url)
+        )
     frontend = config.frontend
     if frontend and frontend.split(":")[0] in output and FRONTEND_PULL_FAILED.search(output):
         return (
-            f"the Dockerfile's first line, `# syntax={frontend}`, makes the engine pull that "
-            "frontend image before it builds, and the pull failed (an offline or air-gapped "
-            "builder cannot reach Docker Hub). Delete that line: the engine's built-in frontend "
-            "supports the secret mount."
+            f"The build failed ({exited}): the Dockerfile's first line, `# syntax={frontend}`, "
+            "makes the engine pull that frontend image before it builds, and the pull failed (an "
+            "offline or air-gapped builder cannot reach Docker Hub). Delete that line: the "
+            "engine's built-in frontend supports the secret mount."
         )
     if re.search(r"secret \S+ not found|no secret with id", output):
         return (
-            f"no credential reached the engine as the secret {config.secret_id!r}; run the "
-            "build through `nox -s build`, which finds the netrc and passes it."
+            f"The build failed ({exited}): no credential reached the engine as the secret "
+            f"{config.secret_id!r}; run the build through `nox -s build`, which finds the netrc "
+            "and passes it."
         )
-    return (
-        "its output above shows the first error. 'No matching distribution found' means the "
-        "index lacks a version that requirements.txt asks for (or a dependency it should proxy)."
-    )
+    step = failed_step(output)
+    said = f': it said "{step.said}"' if step and step.said else ""
+    if step and not step.installs:
+        return (
+            f"The build failed in the Dockerfile's step `{step.instruction}`, not in the install "
+            f"from the private index{said}. Fix that step; its whole output is above."
+        )
+    lacking = re.search(r"No matching distribution found for (\S+)", output)
+    lacking = lacking or re.search(r"there is no version of (\S+) and", output)  # uv
+    if lacking:
+        installer = "pip" if "No matching" in lacking[0] else "uv"
+        return (
+            f"The build failed in the install from the private index: {installer} found no "
+            f"version of {lacking[1]} there. Check the version requirements.txt asks for, and "
+            "that the index proxies public PyPI for the dependencies."
+        )
+    where = "in the install from the private index" if step else f"({exited})"
+    return f"The build failed {where}{said}; its output above shows the first error."
 
 
 def check_index(index_url: str, projects: list[str], login: str, password: str) -> None:
@@ -121,8 +139,8 @@ def check_index(index_url: str, projects: list[str], login: str, password: str) 
         raise TaskError(
             f"The index cannot serve this build: {found}. Nothing was built. (If the engine "
             "reaches the index differently from this machine, --no-index-check skips this "
-            "check; the install step checks again inside the build.)"
-            + expiry_hint(found, index_url)
+            "check; an install step that runs checks again inside the build, one the engine "
+            "takes from its cache does not.)" + expiry_hint(found, index_url)
         )
     host = urlsplit(index_url).hostname
     print(f"Index check: {host} serves {', '.join(projects)} to this credential.", file=sys.stderr)

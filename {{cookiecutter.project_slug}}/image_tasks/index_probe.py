@@ -70,25 +70,31 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
     host = parts.hostname or ""
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     token = base64.b64encode(f"{login}:{password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
     http = opener(index_url)
     for name in names:
         url = f"{index_url.rstrip('/')}/{name}/"
-        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
+        request = urllib.request.Request(url, headers=headers)  # noqa: S310
         try:
             http.open(request, timeout=TIMEOUT).close()
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
-                # A login without a password may itself be the token (Gemfury, packagecloud).
-                who = f"for {login!r} " if login and password else ""
+                # A login without a password may itself be the token (Gemfury, packagecloud),
+                # so an entry missing one is named only once the index refuses it.
+                fields = (("login", login), ("password", password))
+                missing = " and ".join(field for field, value in fields if not value)
+                if missing:
+                    return (
+                        f"the netrc entry has no {missing} for {host}, and the index refused it "
+                        f"(HTTP {error.code} {error.reason}): complete the entry, "
+                        f"'machine {host} login USER password SECRET'"
+                    )
                 return (
-                    f"the index answered HTTP {error.code} ({error.reason}) {who}at {host}: "
-                    f"the credential is wrong or expired, or lacks read access to {name!r}"
+                    f"the index answered HTTP {error.code} ({error.reason}) for {login!r} at "
+                    f"{host}: the credential is wrong or expired, or lacks read access to {name!r}"
                 )
             if error.code == 404:
-                return (
-                    f"{name!r} is not on the index {host} (HTTP 404 for {url}): check the "
-                    "name in requirements.txt, and that the index proxies PyPI if it is public"
-                )
+                return not_found(http, index_url, headers, name)
             if error.code >= 500:
                 return f"the index {host} failed with HTTP {error.code} ({error.reason}) for {url}"
         except urllib.error.URLError as error:
@@ -100,6 +106,33 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
         except OSError as error:
             return f"cannot reach {where} ({(error.strerror or str(error)).lower()})"
     return None
+
+
+def not_found(http, index_url: str, headers: dict[str, str], name: str) -> str:
+    """A project the index answers 404 for: is it the project's name, or the index URL's path?
+    An index serves a page of projects (HTTP 200) at its own URL: anything else there means the
+    path is wrong (a typo such as /simpel/), whatever the project."""
+    host = urlsplit(index_url).hostname or ""
+    try:
+        http.open(urllib.request.Request(index_url, headers=headers), timeout=TIMEOUT).close()  # noqa: S310
+    except urllib.error.HTTPError as error:
+        there = (
+            f"answered HTTP 404 for {index_url} itself, not only for {name!r}"
+            if error.code == 404
+            else f"serves no index at {index_url} (HTTP {error.code} there, and 404 for {name!r})"
+        )
+        return (
+            f"the index URL's path is wrong: {host} {there}. Check the private index URL "
+            "(private-index-url in pyproject.toml, or PRIVATE_INDEX_URL)"
+        )
+    except OSError:
+        pass  # the index's own URL could not tell: the project's 404 stands
+    url = f"{index_url.rstrip('/')}/{name}/"
+    return (
+        f"{name!r} is not on the index {host} (HTTP 404 for {url}, while the index itself "
+        "answers): check the name in requirements.txt, and that the index proxies PyPI if it "
+        "is public"
+    )
 
 
 def main(index_url: str, requirements_file: str) -> int:

@@ -1,4 +1,5 @@
-"""Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE)."""
+"""Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE); end the
+run with one paragraph for what the image lacks (tests/missing.py)."""
 
 import sys
 from pathlib import Path
@@ -7,7 +8,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from missing import Missing
+
 from image_tasks import engines, settings
+
+LACKING = pytest.StashKey[dict[str, str]]()
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +41,20 @@ def private_packages() -> list[str]:
     from image_tasks.validation import requirement_names
 
     return requirement_names((settings.PROJECT_ROOT / "requirements.txt").read_text("utf-8"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that found the image lacking reports it in a line; the fix comes once, at the end."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, Missing):
+        missing = call.excinfo.value
+        item.config.stash.setdefault(LACKING, {})[missing.what] = missing.fix
+        report.longrepr = str(missing)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, config):
+    for what, fix in config.stash.get(LACKING, {}).items():
+        terminalreporter.write_line(f"\nThe image lacks {what}: {fix}")
