@@ -156,3 +156,20 @@ def test_tests_on_a_base_without_wget_end_with_what_is_missing(
     ), tests[-3000:]
     assert len(tests.splitlines()) < 30, tests
     assert "Traceback" not in tests and "AssertionError" not in tests
+
+
+@pytest.mark.engine
+def test_the_tasks_from_a_folder_below_the_top(baked_e2e, local_index, image):
+    """The README says where the tasks run; invoke's search, and nox given its file, work from
+    deploy/ as from the top."""
+    repository = baked_e2e()
+    readme = " ".join((repository / "README.md").read_text().split())
+    assert (
+        "Run them from the repository's top folder; from a folder below it, `invoke TASK` finds "
+        "them too, and nox needs `-f ../noxfile.py`"
+    ) in readme
+    env = engine_env("buildx", IMAGE=image, NETRC=str(local_index[1]))
+    for argv in ([tool("invoke"), "build"], [tool("nox"), "-f", "../noxfile.py", "-s", "build"]):
+        status, output, _ = run(argv, cwd=repository / "deploy", env=env)
+        assert status == 0, output[-3000:]
+        assert "Index check: 127.0.0.1 serves acme-sauce" in output
