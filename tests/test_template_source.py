@@ -157,3 +157,14 @@ def test_the_closing_message_prints_under_the_temporary_directory(tmp_path, temp
     assert updated.returncode == 0, updated.stderr
     assert "Baked " not in updated.stdout + updated.stderr
     assert "## Further reading" in (project / "README.md").read_text()
+
+
+def test_copier_ends_with_the_same_message(tmp_path, template):
+    result = run(
+        tool("copier"), "copy", "--trust", "--defaults", template.path, tmp_path / "project",
+        cwd=tmp_path, env=template.env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"Baked {tmp_path / 'project'}. Its template is recorded in .copier-answers.yml" in said
+    assert f"Next: cd {tmp_path / 'project'} and follow README.md" in said
