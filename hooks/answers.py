@@ -2,8 +2,9 @@
 
 cookiecutter and cruft run them all in the pre-gen hook (pre_gen_project.py); copier runs each as
 its question's validator (copier_extension.py). The rules themselves live in the baked package
-(image_tasks/validation.py), where the tasks apply them to the same values after baking; this
-module imports them from the template's project folder, writing no byte code there.
+(image_tasks/validation.py, index/url.py, index/cloud.py, engine/base_images.py), where the tasks
+apply them to the same values after baking; this module imports them from the template's project
+folder, writing no byte code there.
 """
 
 import importlib
@@ -29,8 +30,8 @@ def _baked(*names: str) -> list[ModuleType]:
         sys.dont_write_bytecode = writes_bytecode
 
 
-validation, base_images, cloud_index, errors = _baked(
-    "validation", "base_images", "cloud_index", "errors"
+validation, index_url, base_images, cloud_index, errors = _baked(
+    "validation", "index.url", "engine.base_images", "index.cloud", "errors"
 )
 TaskError = errors.TaskError
 
@@ -40,7 +41,7 @@ Answers = Mapping[str, str]
 def check_private_index_url(answers: Answers) -> None:
     """A URL the tasks accept; for a cloud index, its repository's URL, which names the cloud
     account, region or project the workflow mints its token in."""
-    url = validation.check_index_url(answers["private_index_url"])
+    url = index_url.check_index_url(answers["private_index_url"])
     cloud_index.cloud_index_names(url, answers["index_auth"])
 
 

@@ -26,6 +26,26 @@ GOOGLE = {
     "private_index_url": "https://europe-west4-python.pkg.dev/acme-artifacts/python/simple/",
 }
 
+# The template's choices as cookiecutter.json lists them (the first is the default), and the
+# answers a choice needs beside it: the bake matrices are made from these, never typed again.
+CHOICES = {k: v for k, v in DEFAULTS.items() if isinstance(v, list) and not k.startswith("_")}
+NEEDS = {AWS["index_auth"]: AWS, GOOGLE["index_auth"]: GOOGLE}
+
+
+def choice(key: str, value: str) -> dict[str, str]:
+    """The answers that choose ``value`` for ``key``."""
+    return {key: value, **NEEDS.get(value, {})}
+
+
+def choice_variants(*keys: str) -> dict[str, dict[str, str]]:
+    """One bake for each value other than the default of each choice (of ``keys``, or all),
+    named KEY=VALUE."""
+    return {
+        f"{key}={value or 'none'}": choice(key, value)
+        for key in keys or CHOICES
+        for value in CHOICES[key][1:]
+    }
+
 
 def bake(output_dir: Path, **answers: str) -> Path:
     """Bake the template with its defaults overridden by ``answers``; return the project folder."""

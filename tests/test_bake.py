@@ -3,6 +3,7 @@
 import filecmp
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,14 +12,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from baking import DEFAULTS, TEMPLATE, bake, tool
+from baking import CHOICES, DEFAULTS, TEMPLATE, bake, choice_variants, tool
 from kuberay import KINDS, cluster_spec, manifest, pod_specs, validate
 
 SLIM_ROOT = {"base_image": "python:3.12-slim"}  # Python 3.12 and root, 0:0, from the tag
+# Every choice cookiecutter.json offers (index_auth's change how CI gets the credential:
+# test_index_auth.py bakes each), then answers that combine or stretch them.
 MATRIX = {
     "defaults": {},
-    "uv": {"installer": "uv"},
-    "air-gapped": {"dockerfile_syntax": ""},
+    **choice_variants(*(key for key in CHOICES if key != "index_auth")),
     "slim-root-pip": SLIM_ROOT,
     "slim-root-uv": {**SLIM_ROOT, "installer": "uv"},
     "many-packages": {
@@ -150,7 +152,7 @@ def test_secrets_stay_out_of_git_and_the_build_context(baked):
     dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")
     assert "*" in dockerignore  # an allow-list: nothing but what the build needs
     allowed = [line for line in dockerignore if line.startswith("!")]
-    assert allowed == ["!requirements.txt", "!image_tasks/index_probe.py"]
+    assert allowed == ["!requirements.txt", "!image_tasks/index/probe.py"]
     assert "eol=lf" in (project / ".gitattributes").read_text(encoding="utf-8")
 
 
@@ -168,9 +170,43 @@ def test_baking_again_over_the_same_folder_yields_the_same_tree(tmp_path):
     assert tree_digest(first) == before
 
 
-def test_audit_package_is_copied_verbatim(tmp_path):
+def test_image_tasks_is_copied_verbatim(tmp_path):
     project = bake(tmp_path)
-    source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "audit"
-    names = [p.name for p in source.glob("*.py")]
-    _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks/audit", names)
+    source = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks"
+    names = [str(p.relative_to(source)) for p in source.rglob("*.py")]
+    assert len(names) > 60
+    _, mismatch, errors = filecmp.cmpfiles(source, project / "image_tasks", names, shallow=False)
     assert not mismatch and not errors
+
+
+# An import the contract forbids, planted where ruff is content with it: in a function.
+PLANTED = {
+    "upward": ("engine/commands.py", "from image_tasks.tasks import build", "is not allowed to"),
+    "cycle": ("state/store.py", "from image_tasks.state import records", "No cycles are allowed"),
+    "audit-reaching-up": ("audit/rules.py", "from image_tasks import settings", "not allowed"),
+}
+
+
+@pytest.mark.parametrize("planted", [None, *PLANTED])
+def test_lint_holds_the_house_to_its_import_contract(tmp_path, planted):
+    """`nox -s lint` runs lint-imports: the baked package keeps its layers (tasks above all, the
+    audit below all, no cycle), and an import that breaks them fails lint, named."""
+    project = bake(tmp_path)
+    if planted:
+        path, line, said = PLANTED[planted]
+        with open(project / "image_tasks" / path, "a", encoding="utf-8") as module:
+            module.write(f"\n\ndef _planted():\n    {line}  # noqa: F401\n")
+    tools = f"{Path(tool('lint-imports')).parent}:{Path(tool('ruff')).parent}"
+    env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+    lint = subprocess.run(
+        [sys.executable, "-m", "image_tasks", "lint"],
+        cwd=project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = lint.stdout + lint.stderr
+    if planted is None:
+        assert lint.returncode == 0, output[-3000:]
+        assert "Contracts: 2 kept, 0 broken." in output
+    else:
+        assert lint.returncode == 1, output[-3000:]
+        assert "lint: findings from lint-imports" in output.splitlines()[-1]
+        assert said in output and "BROKEN" in output

@@ -3,8 +3,8 @@ template change cleanly, and copier and cookiecutter bake the same tree from the
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -58,11 +58,9 @@ def test_copier_bakes_the_tree_cookiecutter_bakes(tmp_path, template, answers):
 def test_copier_asks_what_cookiecutter_asks():
     """copier.yml mirrors cookiecutter.json question by question: same names in the same order,
     same defaults, same help, same choices; each checked answer has its validator."""
-    sys.path.insert(0, str(TEMPLATE / "hooks"))
-    try:
-        import answers
-    finally:
-        sys.path.remove(str(TEMPLATE / "hooks"))
+    spec = importlib.util.spec_from_file_location("answers", TEMPLATE / "hooks" / "answers.py")
+    answers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(answers)
     copier = yaml.safe_load((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
     questions = {key: value for key, value in copier.items() if not key.startswith("_")}
     asked = [key for key in DEFAULTS if not key.startswith("_")]

@@ -44,13 +44,13 @@ def test_the_image_component_is_the_one_reference(project):
 
 @pytest.mark.parametrize("pushed_as", ["image-name", "another-registry"])
 def test_a_published_digest_reaches_every_container(project, tmp_path, pushed_as):
-    """What publish pins (deploy_image.pin, as publish calls it) replaces the tag in every pod,
+    """What publish pins (ray.deploy.pin, as publish calls it) replaces the tag in every pod,
     submitter included; an image pushed under another name is renamed there too."""
     copy = tmp_path / "repo"
     shutil.copytree(project, copy)
     name = f"ghcr.io/acme/{project.name}"
     pushed = name if pushed_as == "image-name" else "registry.example.com/mirror/app"
-    pin = f"from image_tasks import deploy_image; deploy_image.pin({f'{pushed}@{DIGEST}'!r})"
+    pin = f"from image_tasks.ray import deploy; deploy.pin({f'{pushed}@{DIGEST}'!r})"
     subprocess.run([sys.executable, "-B", "-c", pin], cwd=copy, check=True)
     component = (copy / "deploy/image/kustomization.yaml").read_text()
     assert component.startswith("# The one place"), "the component's comments are kept"

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from baking import AWS, GOOGLE, bake, tool
+from baking import AWS, CHOICES, NEEDS, bake, choice, tool
 
-VARIANTS = {"netrc-secret": {}, "aws-codeartifact": AWS, "google-artifact-registry": GOOGLE}
-MINTED = ["aws-codeartifact", "google-artifact-registry"]
+VARIANTS = {value: choice("index_auth", value) for value in CHOICES["index_auth"]}
+MINTED = [value for value in CHOICES["index_auth"] if value in NEEDS]  # CI mints their token
 WORKFLOW = Path(".github/workflows/image.yml")
 TOKEN = "eyJ2ZXIiOjEsImlzdSI6MTcwMDAwMDAwMH0.canary-index-token.Zm9vYmFy"
 LOGINS = {"aws-codeartifact": "aws", "google-artifact-registry": "oauth2accesstoken"}

@@ -117,12 +117,9 @@ def test_image_reference_goes_through_engines(monkeypatch, tmp_path):
         calls.append(reference)
         yield archive
 
-    fake = types.ModuleType("image_tasks.engines")
+    fake = types.ModuleType("image_tasks.engine.save")
     fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engines", fake)
-    import image_tasks
-
-    monkeypatch.setattr(image_tasks, "engines", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
     report = audit.run("local/app:latest", [PASSWORD])
     assert calls == ["local/app:latest"]
     check_leak(report)
@@ -138,12 +135,9 @@ def test_image_reference_task_error_is_exit_2(monkeypatch, capsys):
         raise TaskError("docker save failed: no such image local/none:1; build it first.")
         yield
 
-    fake = types.ModuleType("image_tasks.engines")
+    fake = types.ModuleType("image_tasks.engine.save")
     fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engines", fake)
-    import image_tasks
-
-    monkeypatch.setattr(image_tasks, "engines", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
     assert audit.main(["local/none:1"]) == 2
     err = capsys.readouterr().err
     assert "no such image" in err and "Traceback" not in err
@@ -161,12 +155,9 @@ def test_missing_path_is_no_such_file_not_a_reference(monkeypatch, capsys, sourc
         calls.append(reference)
         yield
 
-    fake = types.ModuleType("image_tasks.engines")
+    fake = types.ModuleType("image_tasks.engine.save")
     fake.saved_archive = saved_archive
-    monkeypatch.setitem(sys.modules, "image_tasks.engines", fake)
-    import image_tasks
-
-    monkeypatch.setattr(image_tasks, "engines", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "image_tasks.engine.save", fake)
     monkeypatch.chdir(Path(__file__).parent)
     assert audit.main([source]) == 2
     err = capsys.readouterr().err

@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 from baking import tool
 from harness import RUN, engine_env, run, tag
+from image_tasks.engine.detect import NAMES
 from test_engines import record
 
-ENGINES = ("buildx", "podman")
+ENGINES = tuple(n for n in NAMES if n != "docker")  # docker: buildx's daemon, its older CLI
 TASK = "label=image-tasks.task=cluster"
 
 
@@ -323,16 +324,17 @@ def test_a_signal_during_the_run_leaves_nothing_behind(engine, sent, image_for, 
     assert "PASS" not in output
 
 
-# Containers.run_of around a container podman refuses to remove (another container lives in its
+# containers.run_of around a container podman refuses to remove (another container lives in its
 # network namespace); argv: IMAGE TASK pass|fail. As the front doors do, a TaskError is printed.
 LEFT_BEHIND = """
 import subprocess, sys
-from image_tasks import containers, engines
+from image_tasks.engine.containers import run_of
+from image_tasks.engine.detect import detect
 from image_tasks.errors import TaskError
 
 image, task, outcome = sys.argv[1:]
 try:
-    with containers.run_of(engines.detect("podman"), task) as run:
+    with run_of(detect("podman"), task) as run:
         held = run.start(image, ["sleep", "600"], name="held", shm_size="64m")
         subprocess.run(
             ["podman", "run", "-d", "--pull=never", f"--network=container:{held}", "--label",

@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from baking import tool
+from baking import choice_variants, tool
 from harness import RUN, blob_places, canary_places, engine_env, run, save_image, tag
+from image_tasks.engine.detect import NAMES as ENGINES
 
-ENGINES = ("buildx", "docker", "podman")
 TIMINGS = Path(__file__).resolve().parents[2] / ".e2e-timings.json"
 
 
@@ -141,8 +141,10 @@ def test_independent_scan_finds_a_planted_canary(provisioned, tmp_path):
     assert any(place.endswith("root/.netrc") for place in places), places
 
 
+# Each installer cookiecutter.json offers beside the default (the other choices need a network
+# or a cloud: dockerfile_syntax pulls a frontend, index_auth mints a cloud token).
 VARIANTS = {
-    "uv-on-buildx": ("buildx", {"installer": "uv"}),
+    **{f"{name}-on-buildx": ("buildx", v) for name, v in choice_variants("installer").items()},
     "root-base-on-podman": (
         "podman",
         {

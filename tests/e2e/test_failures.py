@@ -8,8 +8,7 @@ import sys
 import pytest
 from baking import tool
 from harness import engine_env, run, tag, wrong_netrc
-
-ENGINES = ("buildx", "docker", "podman")
+from image_tasks.engine.detect import NAMES as ENGINES
 
 
 @pytest.fixture(scope="module")

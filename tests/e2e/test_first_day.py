@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from baking import tool
 from harness import engine_env, run, tag, wrong_netrc
+from image_tasks.engine.detect import NAMES as ENGINES
 
 
 @pytest.fixture
@@ -60,9 +61,6 @@ def test_a_typo_in_the_index_path_is_not_blamed_on_the_package(baked_e2e, local_
         status, output, _ = build(repository, env, *options)
         assert status != 0 and said in " ".join(output.split()), output[-3000:]
         assert "is not on the index" not in output and "Traceback" not in output
-
-
-ENGINES = ("buildx", "docker", "podman")
 
 
 @pytest.mark.engine

@@ -14,13 +14,14 @@ from typing import NamedTuple
 
 from image_tasks import validation
 from image_tasks.errors import TaskError
+from image_tasks.index.url import check_index_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TAG = "dev"
 
 
 @dataclass(frozen=True)
-class Settings:
+class TaskSettings:
     image: str
     index_url: str
     engine: str | None
@@ -76,7 +77,7 @@ def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> Dockerfi
     return DockerfileFacts(secret_ids[0], int(users[-1]), frontend and frontend[1])
 
 
-def load(image: str | None = None, engine: str | None = None) -> Settings:
+def load(image: str | None = None, engine: str | None = None) -> TaskSettings:
     """Settings for this run: explicit options, then the environment, then pyproject.toml."""
     table = configured()
     if image:
@@ -87,9 +88,9 @@ def load(image: str | None = None, engine: str | None = None) -> Settings:
         image, origin = f"{table['image-name']}:{DEFAULT_TAG}", "image-name in pyproject.toml"
     index_url = os.environ.get("PRIVATE_INDEX_URL") or table["private-index-url"]
     secret_id, runtime_uid, frontend = dockerfile_facts()
-    return Settings(
+    return TaskSettings(
         image=validation.check_image(image, what=origin, allow_tag=True),
-        index_url=validation.check_index_url(index_url),
+        index_url=check_index_url(index_url),
         engine=engine or os.environ.get("IMAGE_ENGINE") or None,
         secret_id=secret_id,
         runtime_uid=runtime_uid,

@@ -1,16 +1,11 @@
 """Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE); end the
 run with one paragraph for what the image lacks (tests/missing.py)."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from missing import Missing
 
-from image_tasks import engines, settings
+from image_tasks import settings
+from image_tasks.engine.detect import detect
 
 LACKING = pytest.StashKey[dict[str, str]]()
 
@@ -24,7 +19,7 @@ def image() -> str:
 def run(image):
     """run(*argv, user=None) -> stdout of argv in a throwaway container of the image (as user, a
     uid[:gid], if given); fails on non-zero."""
-    engine = engines.detect(settings.load().engine)
+    engine = detect(settings.load().engine)
 
     def _run(*argv: str, user: str | None = None) -> str:
         argv_ = engine.run_argv(image, argv, user=user)

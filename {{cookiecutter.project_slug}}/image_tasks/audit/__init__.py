@@ -10,7 +10,7 @@ Command line (exit 0 clean, 1 findings, 2 could not audit)::
 SOURCE is a ``docker save`` archive (classic or Docker 25+ OCI-style), an OCI image layout
 directory, an OCI archive (``podman save --format oci-archive``), ``-`` for an archive on
 standard input (streamed, no seeking), or a local image reference, which is saved through
-``image_tasks.engines.saved_archive`` (and names the report).  Layers may be uncompressed,
+``image_tasks.engine.save.saved_archive`` (and names the report).  Layers may be uncompressed,
 gzip, zstd (with the ``zstandard`` wheel or Python 3.14), bzip2 or xz; the compression is told
 by magic bytes.  ``--json`` and ``--sarif`` write those reports beside the chosen format; every
 report file is renamed into place, or written directly where the path is not a regular file
@@ -79,7 +79,7 @@ modules above it in this list):
 
 from __future__ import annotations
 
-from .canaries import Canary
+from .canaries import Canary, entry_canaries
 from .canaries import from_sources as canaries_from
 from .cli import main
 from .errors import AuditError
@@ -95,6 +95,7 @@ __all__ = [
     "Limits",
     "Report",
     "canaries_from",
+    "entry_canaries",
     "main",
     "run",
 ]

@@ -261,14 +261,21 @@ def netrc_canaries(text: str, origin: str) -> list[Canary]:
         where = f"{origin} entry {number}" + (
             f" (machine {entry.machine})" if entry.machine else " (default)"
         )
-        password = entry.password
-        if password and password.lower() not in DUMMY_PASSWORDS:
-            found.append(Canary(f"password of {where}", password, entry.login))
-        # A login stands in for a token when the password is a dummy (`login TOKEN password x`),
-        # but a short everyday login ("deploy") is no secret and would match everywhere.
-        dummy = not password or password.lower() in DUMMY_PASSWORDS
-        if entry.login and (looks_like_token(entry.login) or (dummy and len(entry.login) >= 16)):
-            found.append(Canary(f"token login of {where}", entry.login, None))
+        found += entry_canaries(entry.login, entry.password, where)
+    return found
+
+
+def entry_canaries(login: str | None, password: str | None, where: str) -> list[Canary]:
+    """The secrets of one netrc entry, however it was parsed: its password, and its login when
+    that is used as a token; ``where`` names the entry in the labels."""
+    found = []
+    if password and password.lower() not in DUMMY_PASSWORDS:
+        found.append(Canary(f"password of {where}", password, login))
+    # A login stands in for a token when the password is a dummy (`login TOKEN password x`),
+    # but a short everyday login ("deploy") is no secret and would match everywhere.
+    dummy = not password or password.lower() in DUMMY_PASSWORDS
+    if login and (looks_like_token(login) or (dummy and len(login) >= 16)):
+        found.append(Canary(f"token login of {where}", login, None))
     return found
 
 

@@ -76,6 +76,11 @@ class Report:
         return 1 if self.findings else 0
 
     @property
+    def outcome(self) -> str:
+        """The verdict in a word: clean or leak."""
+        return "leak" if self.findings else "clean"
+
+    @property
     def verdict(self) -> str:
         if not self.findings:
             return (
@@ -106,7 +111,7 @@ class Report:
             "tool": {"name": TOOL, "version": __version__},
             "source": self.source,
             "images": [asdict(x) for x in self.images],
-            "verdict": "leak" if self.findings else "clean",
+            "verdict": self.outcome,
             "summary": self.verdict,
             "findings": [self._finding_dict(f) for f in self.findings],
             "allowed": [dict(self._finding_dict(f), reason=r) for f, r in self.allowed],

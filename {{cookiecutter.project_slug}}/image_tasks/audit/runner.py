@@ -150,16 +150,16 @@ def looks_like_path(source: str) -> bool:
 
 def _read_reference(collector: Collector, reference: str) -> None:
     try:
-        from image_tasks import engines
+        from image_tasks.engine.save import saved_archive
         from image_tasks.errors import TaskError
     except ImportError:
         raise AuditError(
             f"{reference!r} is not a file or directory, and image references cannot be "
-            "resolved here (image_tasks.engines is unavailable). Save the image first: docker "
+            "resolved here (image_tasks.engine is unavailable). Save the image first: docker "
             "save IMAGE -o image.tar, then audit image.tar."
         ) from None
     try:
-        with engines.saved_archive(reference) as path, open(path, "rb", buffering=0) as handle:
+        with saved_archive(reference) as path, open(path, "rb", buffering=0) as handle:
             what = f"the saved image {reference!r}"
             collector.read_archive(FileReader(handle.fileno()), what, str(path))
             collector.finish_jobs()
