@@ -58,9 +58,7 @@ def test_each_name_in_a_cloud_index_url_is_checked(index_auth, url, what, bad):
 
 def test_a_url_of_another_shape_is_refused_without_its_credential():
     with pytest.raises(TaskError, match=r"is not one\. With index_auth aws") as refused:
-        cloud.cloud_index_names(
-            "https://u:secret@nexus.example.com/simple/", "aws-codeartifact"
-        )
+        cloud.cloud_index_names("https://u:secret@nexus.example.com/simple/", "aws-codeartifact")
     assert "secret" not in str(refused.value)
     shape = cloud.CLOUD_INDEXES["google-artifact-registry"].shape
     with pytest.raises(TaskError, match="still the example"):

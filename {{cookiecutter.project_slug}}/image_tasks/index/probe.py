@@ -112,7 +112,9 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
     return None
 
 
-def not_found(http, index_url: str, headers: dict[str, str], name: str) -> str:
+def not_found(
+    http: urllib.request.OpenerDirector, index_url: str, headers: dict[str, str], name: str
+) -> str:
     """A project the index answers 404 for: is it the project's name, or the index URL's path?
     An index serves a page of projects (HTTP 200) at its own URL: anything else there means the
     path is wrong (a typo such as /simpel/), whatever the project."""
