@@ -153,6 +153,8 @@ def test_tests_on_a_base_without_wget_end_with_what_is_missing(
         "rayproject/ray base, which has it."
     ), tests[-3000:]
     assert len(tests.splitlines()) < 30, tests
+    # pytest's last words before its count: after its own short summary
+    assert tests.index("short test summary info") < tests.index("The image lacks wget:")
     assert "Traceback" not in tests and "AssertionError" not in tests
 
 

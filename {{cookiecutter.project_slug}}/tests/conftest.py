@@ -49,7 +49,9 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """After pytest's own short summary: the outermost wrapper's end runs last."""
+    yield
     for what, fix in config.stash.get(LACKING, {}).items():
         terminalreporter.write_line(f"\nThe image lacks {what}: {fix}")
