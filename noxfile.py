@@ -3,7 +3,7 @@
 nox -s tests               every test (provisions engines and base images first if need be)
 nox -s tests -- -k hooks   a subset
 nox -s lint
-nox -s benchmark           the audit's speed on the provisioned Ray image (-- --ablations)
+nox -s benchmark           the audit's speed on the three benchmark images (-- --ablations)
 """
 
 import os
@@ -63,6 +63,6 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Time the leak audit against dive and a plain read of the same archive (ratios)."""
+    """Time the leak audit against dive, gitleaks, gzip -dc and the machine's floor (ratios)."""
     session.install(*DEV)
     session.run("python", "benchmarks/audit_benchmark.py", *session.posargs)

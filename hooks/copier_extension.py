@@ -5,7 +5,7 @@ against (the answers, plus cookiecutter.json's private values such as _secret_id
 of the paths in cookiecutter.json's _copy_without_render; the bake's checks, as question validators
 (`validator: "{{ refusal('project_slug') }}"`); the filters that derive answers from earlier ones
 (hooks/answers.py's FILTERS, which cookiecutter gets from cookiecutter_extension.py); and
-requirements.txt, which cookiecutter's post-gen hook writes, as a filter
+requirements.in, which cookiecutter's post-gen hook writes, as a filter
 (`{{ cookiecutter.private_packages | requirements_file }}`).
 """
 

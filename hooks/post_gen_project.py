@@ -1,4 +1,4 @@
-"""Write requirements.txt from the answers, then say where the repository is, where its template is
+"""Write requirements.in from the answers, then say where the repository is, where its template is
 recorded, and what to do next. Idempotent, so safe to re-run under `cruft update`.
 
 No git, no network, no container engine. It splits the comma-separated list with the rule the
@@ -57,13 +57,13 @@ def recorded(project: Path) -> str:
 def main() -> None:
     Path(__file__).unlink(missing_ok=True)
     here = Path.cwd()
-    (here / "requirements.txt").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
+    (here / "requirements.in").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
     if BAKED_BY_CRUFT and cruft_subcommand() in {"update", "diff"}:
         return  # cruft bakes two versions into temporary folders to compare them: no "what next"
     print(
         f"Baked {here}. {recorded(here)}\nNext: cd {here} and follow README.md: set up once (the "
-        "index credential, git init and the GitHub repository, the tools), then run `nox` to "
-        "build, audit and test."
+        "index credential, git init and the GitHub repository, the tools), then `nox -s lock` "
+        "to pin the private packages, and `nox` to build, audit and test."
     )
 
 

@@ -27,7 +27,7 @@ def test_no_index_check_with_a_cached_install_step_asks_nothing(
     that the install step checks again)."""
     repository = baked_e2e()
     docs = " ".join((repository / "docs/tasks.md").read_text().split())
-    assert "one the engine takes from its cache asks nothing" in docs
+    assert "(a cached install step asks the index nothing)" in docs
     env = engine_env("buildx", IMAGE=image, NETRC=str(local_index[1]))
     status, output, _ = run([tool("nox"), "-s", "build"], cwd=repository, env=env)
     assert status == 0, output[-3000:]
@@ -52,9 +52,9 @@ def test_a_typo_in_the_index_path_is_not_blamed_on_the_package(baked_e2e, local_
     url, netrc, _ = local_index
     typo = url.replace("/simple/", "/simpel/")
     env = engine_env("buildx", IMAGE=image, NETRC=str(netrc), PRIVATE_INDEX_URL=typo)
-    said = (  # pypiserver redirects /simpel/ to /simple/simpel/; Nexus would answer 404
-        f"the index URL's path is wrong: 127.0.0.1 serves no index at {typo} (HTTP 303 there, "
-        "and 404 for 'acme-sauce'). Check the private index URL (private-index-url in "
+    said = (  # pypiserver sends /simpel/ to /simple/simpel/ (its origin: followed), then 404
+        f"the index URL's path is wrong: 127.0.0.1 answered HTTP 404 for {typo} itself, not "
+        "only for 'acme-sauce'. Check the private index URL (private-index-url in "
         "pyproject.toml, or PRIVATE_INDEX_URL)"
     )
     for options in ((), ("--no-index-check", "--no-cache")):
@@ -165,8 +165,7 @@ def test_the_tasks_from_a_folder_below_the_top(baked_e2e, local_index, image):
     repository = baked_e2e()
     readme = " ".join((repository / "README.md").read_text().split())
     assert (
-        "Run them from the repository's top folder; from a folder below it, `invoke TASK` finds "
-        "them too, and nox needs `-f ../noxfile.py`"
+        "Run the tasks from the top folder (below it: `invoke TASK`, or `nox -f ../noxfile.py`)"
     ) in readme
     env = engine_env("buildx", IMAGE=image, NETRC=str(local_index[1]))
     for argv in ([tool("invoke"), "build"], [tool("nox"), "-f", "../noxfile.py", "-s", "build"]):

@@ -7,9 +7,10 @@ need what cannot run here, and get stand-ins on PATH that say so: `gh` (GitHub i
 it keeps the secret it is given, and `repo create` adds a bare repository as `origin`, which the
 push then reaches for real) and `kubectl` (no cluster: `apply -k` renders the kustomization with
 the real kustomize, and the test validates every resource against its KubeRay CRD). Everything
-else is real: the credential typed at the prompt, git, the virtual environment and its
-installs, the build, audit and tests on the first engine found, lint, `docker login` and the
-publish to the registry, and the template check against the template's repository.
+else is real: the credential typed at the prompt, the virtual environment and its installs,
+the lock against the index, git, the build, audit and tests on the first engine found, lint,
+`docker login` and the publish to the registry, and the template check against the template's
+repository.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def test_the_first_page_runs_as_written(provisioned, local_index, registry, tmp_
     assert bake.returncode == 0, bake.stderr
     project = tmp_path / "work/ray-runtime"
     blocks = first_page((project / "README.md").read_text(encoding="utf-8"))
-    assert len(blocks) == 7, "a block was added to the first page: run it here too"
+    assert len(blocks) == 8, "a block was added to the first page: run it here too"
 
     standin = tmp_path / "standin"
     (standin / "bin").mkdir(parents=True)
@@ -150,11 +151,13 @@ def test_the_first_page_runs_as_written(provisioned, local_index, registry, tmp_
     assert index_password not in output and registry.password not in output
     assert "Traceback" not in output
 
-    # Set up once: the credential, typed at the prompt, in a netrc only its owner reads, and
-    # the same file in GitHub's secret, set after the repository was made and before the push.
+    # Set up once: the credential, typed at the prompt, in a netrc only its owner reads; the lock,
+    # pushed with the bake; the index's entry in GitHub's secret, set after the repository was
+    # made and before the push.
     netrc = home / ".netrc"
     assert stat.S_IMODE(netrc.stat().st_mode) == 0o600
     assert netrc.read_text() == f"machine 127.0.0.1\nlogin {login}\npassword {index_password}\n"
+    # the index host's entry alone: here the netrc holds no other
     assert (standin / "secret-NET_RC").read_text() == netrc.read_text()
     gh = (standin / "gh.log").read_text().splitlines()
     assert gh == ["gh repo create acme/ray-runtime --private --source .", "gh secret set NET_RC"]
@@ -163,6 +166,11 @@ def test_the_first_page_runs_as_written(provisioned, local_index, registry, tmp_
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert pushed.strip() == "Bake from cookiecutter-ray-runtime"
+    files = subprocess.run(
+        ["git", "--git-dir", str(standin / "github.git"), "ls-tree", "--name-only", "main"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert {"requirements.in", "requirements.txt", "base-packages.txt"} <= set(files)
     assert (project / ".venv/bin/nox").is_file() and (project / ".venv/bin/invoke").is_file()
 
     # The loop, lint, publish: against the real index and registry.

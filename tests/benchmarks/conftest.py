@@ -1,0 +1,6 @@
+"""The benchmark's modules, importable as `python benchmarks/audit_benchmark.py` finds them."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
