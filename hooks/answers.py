@@ -36,64 +36,34 @@ validation, index_url, base_images, cloud_index, errors = _baked(
 TaskError = errors.TaskError
 
 Answers = Mapping[str, str]
-AWS, GOOGLE = "aws-codeartifact", "google-artifact-registry"
-
-# Which answers name the index, for each index_auth that mints its own token.
-CLOUD_ANSWERS = {
-    AWS: {
-        "aws_account_id": "AWS account ID",
-        "aws_region": "AWS region",
-        "aws_codeartifact_domain": "CodeArtifact domain",
-        "aws_codeartifact_repository": "CodeArtifact repository",
-    },
-    GOOGLE: {
-        "gcp_project": "Google Cloud project ID",
-        "gcp_location": "Artifact Registry location",
-        "gcp_repository": "Artifact Registry repository",
-    },
-}
-
-
-def cloud_index_url(answers: Answers) -> str | None:
-    """The index URL the cloud answers locate, or None for netrc-secret."""
-    if answers["index_auth"] == AWS:
-        return cloud_index.codeartifact_index_url(
-            domain=answers["aws_codeartifact_domain"],
-            account=answers["aws_account_id"],
-            region=answers["aws_region"],
-            repository=answers["aws_codeartifact_repository"],
-        )
-    if answers["index_auth"] == GOOGLE:
-        return cloud_index.artifact_registry_index_url(
-            location=answers["gcp_location"],
-            project=answers["gcp_project"],
-            repository=answers["gcp_repository"],
-        )
-    return None
 
 
 def check_private_index_url(answers: Answers) -> None:
-    """A URL the tasks accept; for a cloud index, also the one its names locate (once they pass,
-    so that a bad name is reported once, at its own question)."""
+    """A URL the tasks accept; for a cloud index, its repository's URL, which names the cloud
+    account, region or project the workflow mints its token in."""
     url = index_url.check_index_url(answers["private_index_url"])
-    expected = cloud_index_url(answers)
-    if expected is not None and all(
-        not problem(name, answers) for name in CLOUD_ANSWERS[answers["index_auth"]]
-    ):
-        cloud_index.check_cloud_index_url(url, expected=expected, index_auth=answers["index_auth"])
+    cloud_index.cloud_index_names(url, answers["index_auth"])
 
 
-def check_cloud_name(name: str) -> Callable[[Answers], object]:
-    """The check of one cloud answer: only the chosen index_auth's answers are needed."""
+def implied(base_image: str, fact: str, otherwise: str) -> str:
+    """What a well-known base image's tag says of an answer asked after it (its Ray release, its
+    Python, the uid or gid it runs as), else `otherwise`: the answer's default. A tag the checks
+    refuse implies nothing; the pre-gen hook says what is wrong with it."""
+    value = getattr(base_images.stated(base_image), fact)
+    return otherwise if value is None else str(value)
 
-    def check(answers: Answers) -> object:
-        index_auth = answers["index_auth"]
-        what = CLOUD_ANSWERS.get(index_auth, {}).get(name)
-        return what and cloud_index.check_cloud_name(
-            answers[name], what=what, index_auth=index_auth
-        )
 
-    return check
+def cloud_names(url: str, index_auth: str) -> dict[str, str]:
+    """The cloud names in a checked index URL, for the files (the account, the region...)."""
+    try:
+        return cloud_index.cloud_index_names(url, index_auth)
+    except TaskError:
+        return {}  # the pre-gen hook refuses the URL before any file is rendered
+
+
+# The filters that derive answers from earlier ones, for cookiecutter (cookiecutter_extension.py)
+# and copier (copier_extension.py) alike.
+FILTERS = {"implied": implied, "cloud_names": cloud_names}
 
 
 CHECKS: dict[str, Callable[[Answers], object]] = {
@@ -104,7 +74,13 @@ CHECKS: dict[str, Callable[[Answers], object]] = {
     ),
     "base_image": lambda a: (
         validation.check_image(a["base_image"], what="base image", allow_tag=True),
-        base_images.check_versions(a["ray_version"], a["python_version"], a["base_image"]),
+        base_images.check_base_image(a["base_image"]),
+    ),
+    # The answers after the base image default to what its tag says; one that contradicts the
+    # tag is refused.
+    "ray_version": lambda a: base_images.check_ray_version(a["ray_version"], a["base_image"]),
+    "python_version": lambda a: base_images.check_python_version(
+        a["python_version"], a["base_image"]
     ),
     "base_image_uid": lambda a: validation.check_id(a["base_image_uid"], what="base image UID"),
     "base_image_gid": lambda a: (
@@ -113,7 +89,6 @@ CHECKS: dict[str, Callable[[Answers], object]] = {
         not problem("base_image_uid", a)
         and base_images.check_base_user(a["base_image"], a["base_image_uid"], a["base_image_gid"]),
     ),
-    **{name: check_cloud_name(name) for names in CLOUD_ANSWERS.values() for name in names},
     "private_index_url": check_private_index_url,
     "private_packages": lambda a: validation.split_requirements(a["private_packages"]),
 }

@@ -3,8 +3,10 @@
 It gives copier what cookiecutter gives the files: the `cookiecutter` names they are written
 against (the answers, plus cookiecutter.json's private values such as _secret_id); verbatim copies
 of the paths in cookiecutter.json's _copy_without_render; the bake's checks, as question validators
-(`validator: "{{ refusal('project_slug') }}"`); and requirements.in, which cookiecutter's post-gen
-hook writes, as a filter (`{{ cookiecutter.private_packages | requirements_file }}`).
+(`validator: "{{ refusal('project_slug') }}"`); the filters that derive answers from earlier ones
+(hooks/answers.py's FILTERS, which cookiecutter gets from cookiecutter_extension.py); and
+requirements.in, which cookiecutter's post-gen hook writes, as a filter
+(`{{ cookiecutter.private_packages | requirements_file }}`).
 """
 
 import fnmatch
@@ -62,6 +64,7 @@ class AsCookiecutter(ContextHook):
         super().__init__(environment)
         environment.globals["refusal"] = refusal
         environment.filters["requirements_file"] = answers.validation.requirements_file
+        environment.filters.update(answers.FILTERS)
 
     def hook(self, context: dict[str, Any]) -> None:
         context["cookiecutter"] = {**PRIVATE, **answered(context)}

@@ -4,6 +4,8 @@ Runs under cookiecutter and cruft (copier asks hooks/answers.py through copier.y
 Answers arrive through ``tojson``, never pasted raw into Python source, and this file is a rendered
 copy that cookiecutter leaves in the temporary directory with every answer in it: it deletes
 itself first. No git, no network, no container engine: it runs again on every `cruft update`.
+Once the answers pass, a plain cookiecutter bake gets the record cruft would have written
+(template_source.py) in the project folder, where cookiecutter runs this hook.
 """
 
 import json
@@ -110,8 +112,10 @@ def main() -> int:
     note = forget_credentials(ANSWERS)
     sys.dont_write_bytecode = True  # importing from the template must not leave __pycache__
     try:
-        sys.path.insert(0, str(template_root() / "hooks"))
+        root = template_root()
+        sys.path.insert(0, str(root / "hooks"))
         import answers
+        import template_source
 
         problems = answers.problems(ANSWERS)
     except BaseException:
@@ -122,7 +126,11 @@ def main() -> int:
         print(f"error: {problem}\n", file=sys.stderr)
     if note:
         print(note, file=sys.stderr)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    if "_commit" not in ANSWERS:  # plain cookiecutter: record the template as cruft would have
+        template_source.record(ANSWERS, root, Path.cwd())
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,19 +13,17 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 DEFAULTS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 IN_CI = bool(os.environ.get("CI"))
 
-# Answers for the index_auth choices that mint their token in CI.
+# Answers for the index_auth choices that mint their token in CI: the repository's URL names the
+# account, region or project (a leading zero in the account: YAML must keep it a string).
 AWS = {
     "index_auth": "aws-codeartifact",
-    "aws_account_id": "012345678901",  # a leading zero: YAML must keep it a string
-    "aws_region": "eu-west-1",
-    "aws_codeartifact_domain": "acme",
-    "aws_codeartifact_repository": "pypi-store",
+    "private_index_url": (
+        "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/pypi-store/simple/"
+    ),
 }
 GOOGLE = {
     "index_auth": "google-artifact-registry",
-    "gcp_project": "acme-artifacts",
-    "gcp_location": "europe-west4",
-    "gcp_repository": "python",
+    "private_index_url": "https://europe-west4-python.pkg.dev/acme-artifacts/python/simple/",
 }
 
 # The template's choices as cookiecutter.json lists them (the first is the default), and the

@@ -2,6 +2,7 @@
 
 import filecmp
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -14,12 +15,7 @@ import yaml
 from baking import CHOICES, DEFAULTS, TEMPLATE, bake, choice_variants, tool
 from kuberay import KINDS, cluster_spec, manifest, pod_specs, validate
 
-SLIM_ROOT = {
-    "base_image": "python:3.12-slim",
-    "python_version": "3.12",
-    "base_image_uid": "0",
-    "base_image_gid": "0",
-}
+SLIM_ROOT = {"base_image": "python:3.12-slim"}  # Python 3.12 and root, 0:0, from the tag
 # Every choice cookiecutter.json offers (index_auth's change how CI gets the credential:
 # test_index_auth.py bakes each), then answers that combine or stretch them.
 MATRIX = {
@@ -36,13 +32,14 @@ MATRIX = {
 
 
 @pytest.fixture(scope="module", params=list(MATRIX), ids=list(MATRIX))
-def baked(request, tmp_path_factory) -> tuple[dict, Path]:
-    answers = MATRIX[request.param]
-    return answers, bake(tmp_path_factory.mktemp(request.param), **answers)
+def baked(request, tmp_path_factory) -> Path:
+    return bake(tmp_path_factory.mktemp(request.param), **MATRIX[request.param])
 
 
-def answer(answers: dict, key: str) -> str:
-    return answers.get(key, DEFAULTS[key] if isinstance(DEFAULTS[key], str) else DEFAULTS[key][0])
+def answer(project: Path, key: str) -> str:
+    """An answer as the bake took it (derived ones included), from the record it wrote."""
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    return state["context"]["cookiecutter"][key]
 
 
 def files(project: Path) -> list[Path]:
@@ -50,7 +47,7 @@ def files(project: Path) -> list[Path]:
 
 
 def test_every_file_renders(baked):
-    _, project = baked
+    project = baked
     for path in files(project):
         text = path.read_text(encoding="utf-8")
         assert "cookiecutter." not in text or path.parent.name == "audit", path
@@ -58,7 +55,7 @@ def test_every_file_renders(baked):
 
 
 def test_yaml_and_toml_parse(baked):
-    _, project = baked
+    project = baked
     for path in files(project):
         if path.suffix in {".yml", ".yaml"}:
             assert yaml.safe_load(path.read_text(encoding="utf-8")), path
@@ -71,7 +68,7 @@ def test_yaml_and_toml_parse(baked):
 
 
 def test_python_compiles_and_passes_ruff(baked):
-    _, project = baked
+    project = baked
     sources = [str(p) for p in files(project) if p.suffix == ".py"]
     subprocess.run([sys.executable, "-m", "py_compile", *sources], check=True)
     ruff = tool("ruff")
@@ -81,7 +78,7 @@ def test_python_compiles_and_passes_ruff(baked):
 
 
 def test_hadolint_passes(baked):
-    _, project = baked
+    project = baked
     result = subprocess.run(
         [tool("hadolint"), "--no-color", "Dockerfile"], cwd=project, capture_output=True, text=True
     )
@@ -89,10 +86,10 @@ def test_hadolint_passes(baked):
 
 
 def test_dockerfile_mounts_the_secret_and_never_copies_it(baked):
-    answers, project = baked
+    project = baked
     dockerfile = (project / "Dockerfile").read_text(encoding="utf-8")
     secret_id = DEFAULTS["_secret_id"]
-    uid, gid = answer(answers, "base_image_uid"), answer(answers, "base_image_gid")
+    uid, gid = answer(project, "base_image_uid"), answer(project, "base_image_gid")
     mount = re.search(rf"--mount=type=secret,id={secret_id},([^\s]*)", dockerfile)
     assert mount, dockerfile
     options = dict(option.split("=") for option in mount[1].split(","))
@@ -106,13 +103,13 @@ def test_dockerfile_mounts_the_secret_and_never_copies_it(baked):
     assert not re.search(r"^(ENV|ARG|LABEL)\b.*(PASSWORD|TOKEN|NETRC)", code, re.M | re.I)
     final_user = re.findall(r"^USER (\d+):(\d+)$", code, re.M)[-1]
     assert final_user[0] != "0"
-    syntax = answer(answers, "dockerfile_syntax")
+    syntax = answer(project, "dockerfile_syntax")
     first = dockerfile.splitlines()[0]
     assert first == f"# syntax={syntax}" if syntax else not first.startswith("# syntax")
 
 
 def test_secret_id_agrees_between_dockerfile_workflow_and_settings(baked):
-    _, project = baked
+    project = baked
     secret_id = DEFAULTS["_secret_id"]
     facts = "from image_tasks import settings; print(settings.dockerfile_facts()[0])"
     tasks_see = subprocess.run(
@@ -126,34 +123,34 @@ def test_secret_id_agrees_between_dockerfile_workflow_and_settings(baked):
 def test_requirements_hold_each_private_package(baked):
     """requirements.in: the answer's packages, on top of the base image's (the constraints the
     lock task writes); no lock yet (`nox -s lock` writes requirements.txt, with the index)."""
-    answers, project = baked
+    project = baked
     lines = (project / "requirements.in").read_text(encoding="utf-8").splitlines()
     assert "-c base-packages.txt" in lines
     assert not (project / "requirements.txt").exists()
     requirements = [line for line in lines if line and not line.startswith(("#", "-c "))]
     assert ", ".join(requirements) == re.sub(
-        r",\s*(?=[A-Za-z])", ", ", answer(answers, "private_packages")
+        r",\s*(?=[A-Za-z])", ", ", answer(project, "private_packages")
     )
 
 
 def test_every_manifest_validates_against_its_kuberay_crd(baked):
-    answers, project = baked
+    project = baked
     for kind in KINDS:
         resource = manifest(project, kind)
         validate(resource)
         spec = cluster_spec(resource)
-        assert spec["rayVersion"] == answer(answers, "ray_version")
+        assert spec["rayVersion"] == answer(project, "ray_version")
         for pod in pod_specs(resource):
             assert pod["imagePullSecrets"] == [{"name": f"{project.name}-registry"}]
             for container in pod["containers"]:
                 assert container["image"] == f"ghcr.io/acme/{project.name}:latest"
                 assert container["resources"]["requests"] and container["resources"]["limits"]
         groups = [group["groupName"] for group in spec["workerGroupSpecs"]]
-        assert groups == (["cpu", "gpu"] if "cu128" in answer(answers, "base_image") else ["cpu"])
+        assert groups == (["cpu", "gpu"] if "cu128" in answer(project, "base_image") else ["cpu"])
 
 
 def test_secrets_stay_out_of_git_and_the_build_context(baked):
-    _, project = baked
+    project = baked
     gitignore = (project / ".gitignore").read_text(encoding="utf-8").split()
     assert {".netrc", "*.netrc", ".env"} <= set(gitignore)
     dockerignore = (project / ".dockerignore").read_text(encoding="utf-8").split("\n")

@@ -15,6 +15,7 @@ from cookiecutter.environment import StrictEnvironment
 
 PASSWORD = "Hunter2-canary-9f3b"  # a password a user typed into the index URL by mistake
 TOKEN = "pypi-AgEIcHlwaS5vcmcCanaryToken0123456789"
+AWS_URL = AWS["private_index_url"]
 
 REFUSALS = {
     "project-name": (
@@ -70,29 +71,53 @@ REFUSALS = {
         {"base_image_uid": "0", "base_image_gid": "0"},
         "runs as ray, 1000:100, but the base image UID:GID answers are 0:0",
     ),
-    "aws-account-missing": (
-        {**AWS, "aws_account_id": ""},
-        "The AWS account ID is missing: index_auth aws-codeartifact needs it",
+    "aws-index-url-example": (
+        {"index_auth": "aws-codeartifact"},
+        "The private index URL is still the example. With index_auth aws-codeartifact, the "
+        "private index URL is your repository's simple URL, "
+        "https://DOMAIN-ACCOUNT.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/ "
+        "(`aws codeartifact get-repository-endpoint",
     ),
-    "aws-region": ({**AWS, "aws_region": "Europe"}, "The AWS region 'Europe' is not valid"),
+    "aws-account": (
+        {**AWS, "private_index_url": AWS_URL.replace("012345678901", "12345")},
+        "The AWS account ID '12345' in the private index URL is not valid (for example "
+        "'123456789012'). With index_auth aws-codeartifact",
+    ),
+    "aws-region": (
+        {**AWS, "private_index_url": AWS_URL.replace("eu-west-1", "Europe")},
+        "The AWS region 'Europe' in the private index URL is not valid",
+    ),
     "aws-domain": (
-        {**AWS, "aws_codeartifact_domain": "Acme_Corp"},
-        "The CodeArtifact domain 'Acme_Corp' is not valid",
+        {**AWS, "private_index_url": AWS_URL.replace("acme-", "Acme_Corp-")},
+        "The CodeArtifact domain 'Acme_Corp' in the private index URL is not valid",
     ),
     "aws-index-url": (
         {**AWS, "private_index_url": "https://nexus.example.com/simple/"},
-        "With index_auth aws-codeartifact, the private index URL must be "
-        "https://acme-012345678901.d.codeartifact.eu-west-1.amazonaws.com/pypi/pypi-store/simple/",
+        "The private index URL https://nexus.example.com/simple/ is not one. With index_auth "
+        "aws-codeartifact",
     ),
     "google-project": (
-        {**GOOGLE, "gcp_project": "Acme"},
-        "The Google Cloud project ID 'Acme' is not valid",
+        {
+            **GOOGLE,
+            "private_index_url": GOOGLE["private_index_url"].replace("acme-artifacts", "Acme"),
+        },
+        "The Google Cloud project ID 'Acme' in the private index URL is not valid",
     ),
     "google-index-url": (
-        {**GOOGLE, "private_index_url": "https://us-python.pkg.dev/acme-artifacts/python/simple/"},
-        "must be https://europe-west4-python.pkg.dev/acme-artifacts/python/simple/",
+        {**GOOGLE, "private_index_url": AWS_URL},
+        "With index_auth google-artifact-registry, the private index URL is your repository's "
+        "simple URL, https://LOCATION-python.pkg.dev/PROJECT/REPOSITORY/simple/ (`gcloud artifacts "
+        "print-settings python",
     ),
 }
+
+
+QUESTIONS = [key for key in DEFAULTS if not key.startswith("_")]
+
+
+def typed(**answers: str) -> str:
+    """What a user types at cookiecutter's prompts: these answers, Enter for every other."""
+    return "".join(f"{answers.get(question, '')}\n" for question in QUESTIONS)
 
 
 def run_cookiecutter(
@@ -168,9 +193,8 @@ def test_a_refused_credential_is_stored_nowhere(tmp_path, url, how):
     (home / "tmp").mkdir(parents=True)
     env = {**os.environ, "HOME": str(home), "TMPDIR": str(home / "tmp")}
     env.pop("COOKIECUTTER_CONFIG", None)
-    if how == "prompt":  # Enter for every question but the index URL (the 20th)
-        typed = "\n" * 19 + f"{url}\n" + "\n" * 2
-        result = run_cookiecutter(tmp_path, {}, env=env, input=typed)
+    if how == "prompt":  # Enter for every question but the index URL
+        result = run_cookiecutter(tmp_path, {}, env=env, input=typed(private_index_url=url))
     else:
         result = run_cookiecutter(tmp_path, {"private_index_url": url}, env=env)
     assert result.returncode != 0
@@ -208,7 +232,7 @@ def test_the_credential_is_taken_out_even_when_the_hook_then_fails(tmp_path):
 
 def test_dockerfile_frontend_is_a_clear_choice(tmp_path):
     """The prompt names both frontends; the second, the engine's own, drops the syntax line."""
-    result = run_cookiecutter(tmp_path, {}, input="\n" * 21 + "2\n")
+    result = run_cookiecutter(tmp_path, {}, input=typed(dockerfile_syntax="2"))
     assert result.returncode == 0, result.stderr
     assert "docker/dockerfile:1, pulled from Docker Hub at every build" in result.stdout
     assert "the engine's built-in frontend: no '# syntax=' line, works offline" in result.stdout
@@ -240,7 +264,8 @@ def test_readme_bake_command_works_from_the_clone(tmp_path, pwd):
 def rendered_hook(tmp_path: Path):
     """hooks/pre_gen_project.py as cookiecutter renders it, imported as a module."""
     source = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text(encoding="utf-8")
-    context = {"cookiecutter": {key: value for key, value in DEFAULTS.items()}}
+    # the hook uses none of the template's filters: no _extensions to import
+    context = {"cookiecutter": {k: v for k, v in DEFAULTS.items() if k != "_extensions"}}
     script = tmp_path / "rendered_pre_gen_project.py"
     script.write_text(StrictEnvironment(context=context).from_string(source).render(**context))
     spec = importlib.util.spec_from_file_location("rendered_pre_gen_project", script)

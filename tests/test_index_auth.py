@@ -164,8 +164,8 @@ def test_the_token_is_masked_first_and_lives_in_a_600_netrc_until_the_audit_ends
     if minted.variant == AWS["index_auth"]:
         arguments = (tmp_path / "aws-args").read_text().split()
         assert arguments[:2] == ["codeartifact", "get-authorization-token"]
-        assert arguments[arguments.index("--domain") + 1] == AWS["aws_codeartifact_domain"]
-        assert arguments[arguments.index("--domain-owner") + 1] == AWS["aws_account_id"]
+        assert arguments[arguments.index("--domain") + 1] == "acme"
+        assert arguments[arguments.index("--domain-owner") + 1] == "012345678901"
         credentials = "ASIAFAKEKEYID fake-session-token eu-west-1\n"
         assert (tmp_path / "aws-env").read_text() == credentials
 
@@ -269,11 +269,12 @@ def test_the_readme_command_writes_a_short_lived_netrc(minted, tmp_path):
     assert TOKEN not in command
 
 
-def test_the_readme_s_dependabot_registry_is_valid_dependabot_configuration(baked, tmp_path):
-    """The block the README gives, merged as it says, passes Dependabot's schema (a netrc-secret
-    bake carries it in dependabot.yml already: Dependabot's own credential is all it needs)."""
-    readme = (baked.project / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Keeping dependencies current", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_dependabot_registry_is_valid_dependabot_configuration(baked, tmp_path):
+    """The block docs/updates.md gives, merged as it says, passes Dependabot's schema (a
+    netrc-secret bake carries it in dependabot.yml already: Dependabot's own credential is all it
+    needs)."""
+    updates = (baked.project / "docs/updates.md").read_text(encoding="utf-8")
+    section = updates.split("## Keeping dependencies current", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
     config = yaml.safe_load((baked.project / ".github/dependabot.yml").read_text())
     (pip,) = [u for u in config["updates"] if u["package-ecosystem"] == "pip"]

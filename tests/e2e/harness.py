@@ -109,6 +109,15 @@ def engine_env(engine: str, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def wrong_netrc(local_index, folder: Path) -> Path:
+    """The local index's netrc (mode 600), with another password in place of its own."""
+    _, netrc, password = local_index
+    wrong = folder / "netrc"
+    wrong.write_text(netrc.read_text().replace(password, "not-the-password"))
+    wrong.chmod(0o600)
+    return wrong
+
+
 def run(argv, *, cwd: Path, env: dict[str, str], timeout: int = 1200) -> tuple[int, str, float]:
     """Run argv with its output captured; return (status, output, seconds)."""
     start = time.monotonic()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from baking import tool
-from harness import engine_env, run, tag
+from harness import engine_env, run, tag, wrong_netrc
 from image_tasks.engine.detect import NAMES as ENGINES
 
 
@@ -28,14 +28,6 @@ def test_no_credential_fails_before_any_build(repository, tmp_path):
         assert way in output
     assert "$ docker" not in output, "an engine was started without a credential"
     assert "Traceback" not in output
-
-
-def wrong_netrc(local_index, tmp_path):
-    _, netrc, password = local_index
-    wrong = tmp_path / "netrc"
-    wrong.write_text(netrc.read_text().replace(password, "not-the-password"))
-    wrong.chmod(0o600)
-    return wrong
 
 
 def engine_started(output: str) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from baking import TEMPLATE, bake
 from harness import engine_env
+from template_repo import Template, environment
 
 SKIP = {".git", ".nox", ".venv", ".pytest_cache", ".ruff_cache", "__pycache__", ".hypothesis"}
 
@@ -90,7 +91,8 @@ def test_the_system_python_is_externally_managed(provisioned, wheels, tmp_path):
 @pytest.mark.engine
 def test_template_readme_install_then_bake(provisioned, wheels, tmp_path):
     block = setup_block(TEMPLATE / "README.md", "## Quickstart")
-    clone = copy_tree(TEMPLATE, tmp_path / "cookiecutter-ray-runtime")
+    # a git repository of this checkout, as a clone is: the bake records its commit
+    clone = Template(tmp_path / "cookiecutter-ray-runtime", environment(tmp_path / "home")).path
     bake_command = sh_blocks(TEMPLATE.joinpath("README.md").read_text().split("## Quickstart")[1])[
         1
     ]
@@ -98,7 +100,8 @@ def test_template_readme_install_then_bake(provisioned, wheels, tmp_path):
     out = in_clean_debian(provisioned, wheels, tmp_path, (clone.name, script))
     assert "Cookiecutter 2." in out
     assert (tmp_path / "ray-runtime" / "Dockerfile").is_file(), out
-    assert "Baked /work/ray-runtime. Next: cd /work/ray-runtime, follow its README.md" in out
+    assert "Baked /work/ray-runtime. Its template is recorded in .cruft.json" in out
+    assert "Next: cd /work/ray-runtime and follow README.md" in out
 
 
 @pytest.mark.engine

@@ -1,9 +1,13 @@
-"""Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE)."""
+"""Run commands in the built image through the configured engine (IMAGE, IMAGE_ENGINE); end the
+run with one paragraph for what the image lacks (tests/missing.py)."""
 
 import pytest
+from missing import Missing
 
 from image_tasks import settings
 from image_tasks.engine.detect import detect
+
+LACKING = pytest.StashKey[dict[str, str]]()
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +37,22 @@ def private_packages() -> list[str]:
     from image_tasks.validation import requirement_names
 
     return requirement_names((settings.PROJECT_ROOT / "requirements.in").read_text("utf-8"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that found the image lacking reports it in a line; the fix comes once, at the end."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, Missing):
+        missing = call.excinfo.value
+        item.config.stash.setdefault(LACKING, {})[missing.what] = missing.fix
+        report.longrepr = str(missing)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, config):
+    """After pytest's own short summary: the outermost wrapper's end runs last."""
+    yield
+    for what, fix in config.stash.get(LACKING, {}).items():
+        terminalreporter.write_line(f"\nThe image lacks {what}: {fix}")

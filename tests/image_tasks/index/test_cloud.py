@@ -13,51 +13,56 @@ ARTIFACT_REGISTRY = "https://europe-west4-python.pkg.dev/acme-artifacts/python/s
 REFUSED = "the index answered HTTP 401 (Unauthorized) for 'aws' at HOST: the credential is wrong"
 
 
-def test_the_cloud_urls_are_the_ones_the_providers_serve():
-    assert (
-        cloud.codeartifact_index_url(
-            domain="acme", account="012345678901", region="eu-west-1", repository="store"
-        )
-        == CODEARTIFACT
-    )
-    assert (
-        cloud.artifact_registry_index_url(
-            location="europe-west4", project="acme-artifacts", repository="python"
-        )
-        == ARTIFACT_REGISTRY
-    )
+def test_a_cloud_index_url_gives_the_names_the_workflow_mints_its_token_with():
+    names = cloud.cloud_index_names(CODEARTIFACT, "aws-codeartifact")
+    assert names == {
+        "domain": "acme",
+        "account": "012345678901",
+        "region": "eu-west-1",
+        "repository": "store",
+    }
+    hyphenated = CODEARTIFACT.replace("acme-", "acme-corp-").rstrip("/")  # no final slash
+    assert cloud.cloud_index_names(hyphenated, "aws-codeartifact")["domain"] == "acme-corp"
+    assert cloud.cloud_index_names(ARTIFACT_REGISTRY, "google-artifact-registry") == {
+        "location": "europe-west4",
+        "project": "acme-artifacts",
+        "repository": "python",
+    }
+    assert cloud.cloud_index_names(CODEARTIFACT, "netrc-secret") == {}
 
 
 @pytest.mark.parametrize(
-    ("what", "good", "bad"),
+    ("index_auth", "url", "what", "bad"),
     [
-        ("AWS account ID", "012345678901", "12345"),
-        ("AWS region", "us-gov-west-1", "Europe"),
-        ("CodeArtifact domain", "acme-corp", "Acme_Corp"),
-        ("CodeArtifact repository", "pypi.store_1", "-store"),
-        ("Google Cloud project ID", "acme-artifacts", "acme"),
-        ("Artifact Registry location", "us", "US-East"),
-        ("Artifact Registry repository", "python-3", "3python"),
+        ("aws-codeartifact", CODEARTIFACT.replace("012345678901", "1234"), "AWS account ID",
+         "1234"),
+        ("aws-codeartifact", CODEARTIFACT.replace("eu-west-1", "Europe"), "AWS region", "Europe"),
+        ("aws-codeartifact", CODEARTIFACT.replace("acme-", "Acme_Corp-"), "CodeArtifact domain",
+         "Acme_Corp"),
+        ("aws-codeartifact", CODEARTIFACT.replace("/store/", "/-store/"), "CodeArtifact repository",
+         "-store"),
+        ("google-artifact-registry", ARTIFACT_REGISTRY.replace("acme-artifacts", "acme"),
+         "Google Cloud project ID", "acme"),
+        ("google-artifact-registry", ARTIFACT_REGISTRY.replace("europe-west4", "US-East"),
+         "Artifact Registry location", "US-East"),
+        ("google-artifact-registry", ARTIFACT_REGISTRY.replace("/python/", "/3python/"),
+         "Artifact Registry repository", "3python"),
     ],
-)
-def test_cloud_names(what, good, bad):
-    assert cloud.check_cloud_name(good, what=what, index_auth="x") == good
-    with pytest.raises(TaskError, match=rf"The {what} '{bad}' is not valid"):
-        cloud.check_cloud_name(bad, what=what, index_auth="x")
-    with pytest.raises(TaskError, match=rf"The {what} is missing"):
-        cloud.check_cloud_name("", what=what, index_auth="x")
+)  # fmt: skip
+def test_each_name_in_a_cloud_index_url_is_checked(index_auth, url, what, bad):
+    with pytest.raises(
+        TaskError, match=rf"The {what} '{bad}' in the private index URL is not valid"
+    ):
+        cloud.cloud_index_names(url, index_auth)
 
 
-def test_a_cloud_index_url_must_be_the_one_its_names_locate():
-    assert cloud.check_cloud_index_url(CODEARTIFACT.rstrip("/"), expected=CODEARTIFACT,
-                                            index_auth="aws-codeartifact")  # fmt: skip
-    with pytest.raises(TaskError, match=f"must be {CODEARTIFACT}") as refused:
-        cloud.check_cloud_index_url(
-            "https://u:secret@nexus.example.com/simple/",
-            expected=CODEARTIFACT,
-            index_auth="aws-codeartifact",
-        )
+def test_a_url_of_another_shape_is_refused_without_its_credential():
+    with pytest.raises(TaskError, match=r"is not one\. With index_auth aws") as refused:
+        cloud.cloud_index_names("https://u:secret@nexus.example.com/simple/", "aws-codeartifact")
     assert "secret" not in str(refused.value)
+    shape = cloud.CLOUD_INDEXES["google-artifact-registry"].shape
+    with pytest.raises(TaskError, match="still the example"):
+        cloud.cloud_index_names(shape, "google-artifact-registry")
 
 
 @pytest.mark.parametrize(
@@ -99,5 +104,5 @@ def test_the_install_step_s_refusal_carries_the_hint():
         frontend=None,
         base_image="local/ray:2",
     )
-    said = build.why(f"#9 0.4 index_probe: {REFUSED}.\n", config)
+    said = build.why(f"#9 0.4 index_probe: {REFUSED}.\n", config, "buildx exited with 1")
     assert "the token has expired" in said and "get-authorization-token" in said

@@ -16,13 +16,14 @@ SCRIPT = TEMPLATE / "{{cookiecutter.project_slug}}" / "image_tasks" / "index" / 
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    """Answers every request with the class's status (and Location), recording what it got."""
+    """Answers every request with the class's status (and Location), or the one given for its
+    path, recording what it got."""
 
-    status, location, seen = 200, None, []
+    status, location, seen, paths = 200, None, [], {}
 
     def do_GET(self):
         type(self).seen.append((self.path, self.headers.get("Authorization")))
-        self.send_response(self.status)
+        self.send_response(self.paths.get(self.path, self.status))
         if self.location:
             self.send_header("Location", self.location)
         self.end_headers()
@@ -31,8 +32,9 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve(status: int, location: str | None = None):
-    handler = type("Handler", (Recorder,), {"status": status, "location": location, "seen": []})
+def serve(status: int, location: str | None = None, paths: dict[str, int] | None = None):
+    attributes = {"status": status, "location": location, "seen": [], "paths": paths or {}}
+    handler = type("Handler", (Recorder,), attributes)
     server = http.server.HTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, handler
@@ -65,11 +67,61 @@ def test_refused_credential_is_said_plainly(tmp_path, netrc):
 
 
 def test_a_project_the_index_lacks_is_named(tmp_path, netrc):
-    server, _ = serve(404)
+    server, handler = serve(404, paths={"/simple/": 200})
     url = f"http://127.0.0.1:{server.server_port}/simple/"
     result = check(tmp_path, netrc, url, "acme-orbitt==1.0\n")
     assert result.returncode == 1
     assert "'acme-orbitt' is not on the index 127.0.0.1" in result.stderr
+    assert "while the index itself answers" in result.stderr
+    assert [path for path, _ in handler.seen] == ["/simple/acme-orbitt/", "/simple/"]
+
+
+@pytest.mark.parametrize(
+    ("root", "said"),
+    [
+        (404, "answered HTTP 404 for {url} itself, not only for 'acme-orbitt'"),
+        (303, "serves no index at {url} (HTTP 303 there, and 404 for 'acme-orbitt')"),
+    ],
+    ids=["not-found", "redirected"],  # Nexus answers 404 there; pypiserver a redirect
+)
+def test_a_typo_in_the_index_path_is_named_as_the_path(tmp_path, netrc, root, said):
+    server, handler = serve(404, paths={"/simpel/": root})
+    url = f"http://127.0.0.1:{server.server_port}/simpel/"
+    result = check(tmp_path, netrc, url, "acme-orbitt==1.0\n")
+    assert result.returncode == 1
+    assert f"the index URL's path is wrong: 127.0.0.1 {said.format(url=url)}" in result.stderr
+    assert "is not on the index" not in result.stderr
+    assert all(auth for _, auth in handler.seen), "the index's own URL is asked with the credential"
+
+
+@pytest.mark.parametrize(
+    ("entry", "missing"),
+    [
+        ("machine 127.0.0.1 login deploy\n", "password"),
+        ('machine 127.0.0.1 login deploy password ""\n', "password"),
+        ("machine 127.0.0.1 password s3cret-preflight\n", "login"),
+    ],
+    ids=["no-password", "empty-password", "no-login"],
+)
+def test_a_refused_entry_missing_a_field_says_which(tmp_path, entry, missing):
+    netrc = tmp_path / "netrc"
+    netrc.write_text(entry)
+    server, _ = serve(401)
+    result = check(tmp_path, netrc, f"http://127.0.0.1:{server.server_port}/simple/", "acme\n")
+    assert result.returncode == 1
+    assert f"the netrc entry has no {missing} for 127.0.0.1, and the index refused it" in (
+        result.stderr
+    )
+    assert "wrong or expired" not in result.stderr and "s3cret" not in result.stderr
+
+
+def test_a_login_alone_the_index_accepts_is_a_token(tmp_path):
+    """Gemfury and packagecloud take the token as the login, with no password: no complaint."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login tok3n-as-login\n")
+    server, _ = serve(200)
+    result = check(tmp_path, netrc, f"http://127.0.0.1:{server.server_port}/simple/", "acme\n")
+    assert result.returncode == 0, result.stderr
 
 
 def test_an_index_that_is_down_is_named_with_its_port(tmp_path, netrc):

@@ -1,5 +1,6 @@
 """Base images the way their publishers tag them: what an official tag says (Ray and Python
-versions, CUDA, the user it runs as), checked against the answers. Used by the pre-gen hook."""
+versions, CUDA, the user it runs as). The bake (hooks/answers.py) derives the answers asked after
+the base image from it, and checks them against it."""
 
 import re
 from dataclasses import dataclass
@@ -67,51 +68,69 @@ def base_image_facts(reference: str) -> BaseImage:
     return BaseImage(None)
 
 
-def check_versions(ray_version: str, python_version: str, base_image: str) -> None:
-    """Ray and Python versions well-formed, and agreeing with an official base image's tag."""
-    if not re.fullmatch(r"\d+\.\d+\.\d+", ray_version):
+RELEASE = re.compile(r"\d+\.\d+\.\d+")
+EXAMPLE = "rayproject/ray:2.60.0-py311"
+
+
+def check_base_image(base_image: str) -> BaseImage:
+    """An official tag names what the answers asked after it are derived from: an exact Ray
+    release and its Python."""
+    facts = base_image_facts(base_image)
+    if facts.publisher == "rayproject" and not RELEASE.fullmatch(facts.ray):
+        raise TaskError(
+            f"The base image {base_image!r} names no Ray release ({facts.ray} moves): the "
+            f"manifests' rayVersion must be the image's exact Ray. Use, for example, {EXAMPLE!r}."
+        )
+    if facts.publisher == "rayproject" and facts.python is None:
+        raise TaskError(
+            f"The base image {base_image!r} does not say its Python (the default differs "
+            f"between Ray releases): add -pyXY, for example 'rayproject/ray:{facts.ray}-py311'."
+        )
+    return facts
+
+
+def stated(base_image: str) -> BaseImage:
+    """What the tag says; nothing for a tag that check_base_image refuses (it says why, once)."""
+    try:
+        return check_base_image(base_image)
+    except TaskError:
+        return BaseImage(None)
+
+
+def check_ray_version(ray_version: str, base_image: str) -> None:
+    """A Ray release, and the one an official base image ships."""
+    if not RELEASE.fullmatch(ray_version):
         raise TaskError(f"The Ray version {ray_version!r} is not X.Y.Z, for example '2.60.0'.")
+    facts = stated(base_image)
+    if facts.ray and facts.ray != ray_version:
+        raise TaskError(
+            f"The base image {base_image!r} ships Ray {facts.ray}, but the Ray version answer is "
+            f"{ray_version}; the RayCluster's rayVersion must match the image. Answer "
+            f"{facts.ray} (the default after this base image), or choose the base image of Ray "
+            f"{ray_version}."
+        )
+
+
+def check_python_version(python_version: str, base_image: str) -> None:
+    """A Python 3 minor version, and the one an official base image ships."""
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         raise TaskError(f"The Python version {python_version!r} is not 3.X, for example '3.11'.")
-    facts = base_image_facts(base_image)
-    if facts.publisher != "rayproject":
-        if facts.python and facts.python != python_version:
-            raise TaskError(
-                f"The base image {base_image!r} ships Python {facts.python}, but the "
-                f"Python version is {python_version}. Make them agree."
-            )
-        return
-    suggestion = f"rayproject/ray:{ray_version}-py{python_version.replace('.', '')}"
-    if not re.fullmatch(r"\d+\.\d+\.\d+", facts.ray):
+    facts = stated(base_image)
+    if facts.python and facts.python != python_version:
         raise TaskError(
-            f"The base image {base_image!r} names no Ray release ({facts.ray} moves): "
-            f"the manifests' rayVersion must be the image's exact Ray. Use, for example, "
-            f"{suggestion!r}."
-        )
-    if facts.ray != ray_version:
-        raise TaskError(
-            f"The base image {base_image!r} ships Ray {facts.ray}, but the Ray version "
-            f"is {ray_version}; the RayCluster's rayVersion must match the image. Make them agree."
-        )
-    if facts.python is None:
-        raise TaskError(
-            f"The base image {base_image!r} does not say its Python (the default "
-            f"differs between Ray releases): add -pyXY, for example {suggestion!r}."
-        )
-    if facts.python != python_version:
-        raise TaskError(
-            f"The base image {base_image!r} ships Python {facts.python}, but the "
-            f"Python version is {python_version}. Make them agree."
+            f"The base image {base_image!r} ships Python {facts.python}, but the Python version "
+            f"answer is {python_version}. Answer {facts.python} (the default after this base "
+            f"image), or choose a base image with Python {python_version}."
         )
 
 
 def check_base_user(base_image: str, uid: str, gid: str) -> None:
     """The base image user answers agree with the official image's own user."""
-    facts = base_image_facts(base_image)
+    facts = stated(base_image)
     if facts.uid is not None and (str(facts.uid), str(facts.gid)) != (uid, gid):
         raise TaskError(
             f"The base image {base_image!r} runs as {facts.user}, "
             f"{facts.uid}:{facts.gid}, but the base image UID:GID answers are {uid}:{gid}; the "
             "secret mount must be readable by the installing user. Answer "
-            f"{facts.uid} and {facts.gid}."
+            f"{facts.uid} and {facts.gid} (the defaults after this base image)."
         )

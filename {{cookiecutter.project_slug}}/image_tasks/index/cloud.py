@@ -1,14 +1,14 @@
-"""Private indexes that hand out short-lived tokens (the index_auth answer): the names that locate
-one, the simple URL each serves, and what a refused token most likely means."""
+"""Private indexes that hand out short-lived tokens (the index_auth answer): the simple URL each
+serves, the names it is made of, and what a refused token most likely means."""
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from image_tasks.errors import TaskError
 from image_tasks.index.url import redact_url
 
-# Indexes that hand out short-lived tokens instead of a password (the index_auth answer), the names
-# that locate one, and the simple URL each serves. A name is checked before it goes into a URL.
+# The names that locate a cloud index, each as the cloud console shows it.
 CLOUD_NAMES = {
     "AWS account ID": (r"\d{12}", "123456789012"),
     "AWS region": (r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "us-east-1"),
@@ -20,37 +20,73 @@ CLOUD_NAMES = {
 }
 
 
-def check_cloud_name(value: str, *, what: str, index_auth: str) -> str:
-    pattern, example = CLOUD_NAMES[what]
-    if not re.fullmatch(pattern, value):
-        shown = f"The {what} {value!r} is not valid" if value else f"The {what} is missing"
-        raise TaskError(
-            f"{shown}: index_auth {index_auth} needs it to reach the index. Give it as the cloud "
-            f"console shows it, for example {example!r}."
-        )
-    return value
+@dataclass(frozen=True)
+class CloudIndex:
+    """The simple URL a cloud index serves: its shape, a loose pattern that takes it apart (each
+    part is then checked by name, so that a bad one is named), and where a user finds it."""
+
+    shape: str
+    pattern: re.Pattern[str]
+    names: dict[str, str]  # the pattern's group -> its name in CLOUD_NAMES
+    where: str
 
 
-def codeartifact_index_url(*, domain: str, account: str, region: str, repository: str) -> str:
-    return (
-        f"https://{domain}-{account}.d.codeartifact.{region}.amazonaws.com"
-        f"/pypi/{repository}/simple/"
+CLOUD_INDEXES = {
+    "aws-codeartifact": CloudIndex(
+        "https://DOMAIN-ACCOUNT.d.codeartifact.REGION.amazonaws.com/pypi/REPOSITORY/simple/",
+        re.compile(
+            r"https://(?P<domain>[^/.]+)-(?P<account>[^/.-]+)\.d\.codeartifact\.(?P<region>[^/.]+)"
+            r"\.amazonaws\.com/pypi/(?P<repository>[^/]+)/simple/?"
+        ),
+        {
+            "domain": "CodeArtifact domain",
+            "account": "AWS account ID",
+            "region": "AWS region",
+            "repository": "CodeArtifact repository",
+        },
+        "`aws codeartifact get-repository-endpoint --domain DOMAIN --domain-owner ACCOUNT "
+        "--repository REPOSITORY --format pypi` prints it without the final simple/",
+    ),
+    "google-artifact-registry": CloudIndex(
+        "https://LOCATION-python.pkg.dev/PROJECT/REPOSITORY/simple/",
+        re.compile(
+            r"https://(?P<location>[^/.]+)-python\.pkg\.dev/(?P<project>[^/]+)"
+            r"/(?P<repository>[^/]+)/simple/?"
+        ),
+        {
+            "location": "Artifact Registry location",
+            "project": "Google Cloud project ID",
+            "repository": "Artifact Registry repository",
+        },
+        "`gcloud artifacts print-settings python --project PROJECT --location LOCATION "
+        "--repository REPOSITORY` prints it as the index-url",
+    ),
+}
+
+
+def cloud_index_names(url: str, index_auth: str) -> dict[str, str]:
+    """The names a cloud index's simple URL is made of, each checked (the workflow mints its
+    token with them); {} for an index_auth that uses a password."""
+    index = CLOUD_INDEXES.get(index_auth)
+    if index is None:
+        return {}
+    wanted = (
+        f"With index_auth {index_auth}, the private index URL is your repository's simple URL, "
+        f"{index.shape} ({index.where})."
     )
-
-
-def artifact_registry_index_url(*, location: str, project: str, repository: str) -> str:
-    return f"https://{location}-python.pkg.dev/{project}/{repository}/simple/"
-
-
-def check_cloud_index_url(url: str, *, expected: str, index_auth: str) -> str:
-    """The index URL must be the one the cloud names above locate: the token is minted for it."""
-    if url.strip().rstrip("/") != expected.rstrip("/"):
-        raise TaskError(
-            f"With index_auth {index_auth}, the private index URL must be {expected} (made from "
-            f"the names you gave), not {redact_url(url)}. Accept the suggested URL, or fix the "
-            "names it is made from."
-        )
-    return url
+    if url.strip() == index.shape:
+        raise TaskError(f"The private index URL is still the example. {wanted}")
+    match = index.pattern.fullmatch(url.strip())
+    if match is None:
+        raise TaskError(f"The private index URL {redact_url(url)} is not one. {wanted}")
+    for key, what in index.names.items():
+        pattern, example = CLOUD_NAMES[what]
+        if not re.fullmatch(pattern, match[key]):
+            raise TaskError(
+                f"The {what} {match[key]!r} in the private index URL is not valid (for example "
+                f"{example!r}). {wanted}"
+            )
+    return match.groupdict()
 
 
 # How each short-lived token is made again, by the index's host name.

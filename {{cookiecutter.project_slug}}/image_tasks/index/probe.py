@@ -117,17 +117,22 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
             elsewhere = ask(http, url, token)
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
-                # A login without a password may itself be the token (Gemfury, packagecloud).
-                who = f"for {login!r} " if login and password else ""
+                # A login without a password may itself be the token (Gemfury, packagecloud),
+                # so an entry missing one is named only once the index refuses it.
+                fields = (("login", login), ("password", password))
+                missing = " and ".join(field for field, value in fields if not value)
+                if missing:
+                    return (
+                        f"the netrc entry has no {missing} for {host}, and the index refused it "
+                        f"(HTTP {error.code} {error.reason}): complete the entry, "
+                        f"'machine {host} login USER password SECRET'"
+                    )
                 return (
-                    f"the index answered HTTP {error.code} ({error.reason}) {who}at {host}: "
-                    f"the credential is wrong or expired, or lacks read access to {name!r}"
+                    f"the index answered HTTP {error.code} ({error.reason}) for {login!r} at "
+                    f"{host}: the credential is wrong or expired, or lacks read access to {name!r}"
                 )
             if error.code == 404:
-                return (
-                    f"{name!r} is not on the index {host} (HTTP 404 for {url}): check the "
-                    "name in requirements.in, and that the index proxies PyPI if it is public"
-                )
+                return not_found(http, index_url, token, name)
             if error.code >= 500:
                 return f"the index {host} failed with HTTP {error.code} ({error.reason}) for {url}"
         except urllib.error.URLError as error:
@@ -142,6 +147,36 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
             sent = f"the index {host} sends {name!r} to {elsewhere} instead of serving it"
             return f"{sent}: {CONFUSION}"
     return None
+
+
+def not_found(http: urllib.request.OpenerDirector, index_url: str, token: str, name: str) -> str:
+    """A project the index answers 404 for: is it the project's name, or the index URL's path?
+    An index serves a page of projects at its own URL: anything else there means the path is
+    wrong (a typo such as /simpel/), whatever the project."""
+    host = urlsplit(index_url).hostname or ""
+    try:
+        elsewhere = ask(http, index_url, token)
+    except urllib.error.HTTPError as error:
+        there = (
+            f"answered HTTP 404 for {index_url} itself, not only for {name!r}"
+            if error.code == 404
+            else f"serves no index at {index_url} (HTTP {error.code} there, and 404 for {name!r})"
+        )
+    except OSError:
+        there = ""  # the index's own URL could not tell: the project's 404 stands
+    else:
+        there = elsewhere and f"serves no index at {index_url} (it sends that to {elsewhere})"
+    if there:
+        return (
+            f"the index URL's path is wrong: {host} {there}. Check the private index URL "
+            "(private-index-url in pyproject.toml, or PRIVATE_INDEX_URL)"
+        )
+    url = f"{index_url.rstrip('/')}/{name}/"
+    return (
+        f"{name!r} is not on the index {host} (HTTP 404 for {url}, while the index itself "
+        "answers): check the name in requirements.in, and that the index proxies PyPI if it "
+        "is public"
+    )
 
 
 def main(index_url: str, requirements_file: str) -> int:

@@ -122,7 +122,8 @@ TASKS = {
                 ),
                 Option(
                     "--no-index-check",
-                    "skip asking the index from this machine first (the build still checks)",
+                    "skip asking the index from this machine first (an install step that runs "
+                    "still asks it; one taken from the cache does not)",
                     "off",
                     keyword="index_check",
                 ),

@@ -5,7 +5,8 @@ is asked from this machine for every locked package with the credential (`tasks.
 stale lock, a wrong or rotated password, a redirecting index or one that is down fails in seconds
 with its cause, even where the engine would take the install step from its cache. The engine
 gets the index's netrc entry alone (`engine.build_secrets`), and the last commit's time for a
-reproducible image. After a failure, the end of the engine's output says which cause it was.
+reproducible image. After a failure, the engine's output says which step failed: the install
+from the index (and why), or a step of the team's own.
 """
 
 import re
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 from image_tasks import settings
 from image_tasks.credentials import fingerprints, netrc_file
 from image_tasks.engine import build_secrets
+from image_tasks.engine.build_failure import failed_step
 from image_tasks.engine.commands import Engine, stream
 from image_tasks.engine.detect import detect
 from image_tasks.errors import TaskError
@@ -77,9 +79,7 @@ def build(
     env = secret.env() | ({"SOURCE_DATE_EPOCH": str(epoch)} if epoch else {})
     status, output = run_interruptible(chosen, argv, env, secret)
     if status != 0:
-        raise TaskError(
-            f"The build failed ({chosen.name} exited with {status}): {why(output, config)}"
-        )
+        raise TaskError(why(output, config, f"{chosen.name} exited with {status}"))
     # What publish checks the audit against: the credential this image was built with.
     built = chosen.require_image(config.image)
     records.record_build(config.image, built, fingerprints.of([password]))
@@ -157,39 +157,60 @@ UNLOCKED = re.compile(
 )
 
 
-def why(output: str, config: settings.TaskSettings) -> str:
-    """The cause of a failed build, read from the end of the engine's output, and what to do."""
-    said = re.findall(r"index_probe: (.+)", output)
-    if said:
-        found = said[-1].rstrip(".")
-        return f"the install step's index check says {found}.{expiry_hint(found, config.index_url)}"
+def why(output: str, config: settings.TaskSettings, exited: str) -> str:
+    """What made the build fail, read from the engine's output, and what to do: the message."""
+    checked = re.findall(r"index_probe: (.+)", output)
+    if checked:
+        found = checked[-1].rstrip(".")
+        return (
+            f"The build failed ({exited}): the install step's index check says {found}."
+            + expiry_hint(found, config.index_url)
+        )
     frontend = config.frontend
     if frontend and frontend.split(":")[0] in output and FRONTEND_PULL_FAILED.search(output):
         return (
-            f"the Dockerfile's first line, `# syntax={frontend}`, makes the engine pull that "
-            "frontend image before it builds, and the pull failed (an offline or air-gapped "
-            "builder cannot reach Docker Hub). Delete that line: the engine's built-in frontend "
-            "supports the secret mount."
+            f"The build failed ({exited}): the Dockerfile's first line, `# syntax={frontend}`, "
+            "makes the engine pull that frontend image before it builds, and the pull failed (an "
+            "offline or air-gapped builder cannot reach Docker Hub). Delete that line: the "
+            "engine's built-in frontend supports the secret mount."
         )
     replaced = PIP_MISMATCH.search(output) or UV_MISMATCH.search(output)
     if replaced:
         return (
-            f"the index served {replaced[1]} {replaced[2]} as other bytes than requirements.txt "
-            "locked: a file replaced on the index under the same version (or a mirror serving "
-            "another build of it), and the install refused it. Find out who replaced it first; "
-            "if the new file is legitimate, `nox -s lock -- --upgrade` records its hash."
+            f"The build failed in the install from the private index: the index served "
+            f"{replaced[1]} {replaced[2]} as other bytes than requirements.txt locked: a file "
+            "replaced on the index under the same version (or a mirror serving another build of "
+            "it), and the install refused it. Find out who replaced it first; if the new file is "
+            "legitimate, `nox -s lock -- --upgrade` records its hash."
         )
     if UNLOCKED.search(output):
         return (
-            "the install needs a package that requirements.txt does not pin with a hash (the "
-            "lock is incomplete, or was edited by hand). Run `nox -s lock`, then build again."
+            "The build failed in the install from the private index: it needs a package that "
+            "requirements.txt does not pin with a hash (the lock is incomplete, or was edited by "
+            "hand). Run `nox -s lock`, then build again."
         )
     if re.search(r"secret \S+ not found|no secret with id", output):
         return (
-            f"no credential reached the engine as the secret {config.secret_id!r}; run the "
-            "build through `nox -s build`, which finds the netrc and passes it."
+            f"The build failed ({exited}): no credential reached the engine as the secret "
+            f"{config.secret_id!r}; run the build through `nox -s build`, which finds the netrc "
+            "and passes it."
         )
-    return (
-        "its output above shows the first error. 'No matching distribution found' means the "
-        "index lacks a version that requirements.txt asks for (or a dependency it should proxy)."
-    )
+    step = failed_step(output)
+    said = f': it said "{step.said}"' if step and step.said else ""
+    if step and not step.installs:
+        return (
+            f"The build failed in the Dockerfile's step `{step.instruction}`, not in the install "
+            f"from the private index{said}. Fix that step; its whole output is above."
+        )
+    lacking = re.search(r"No matching distribution found for (\S+)", output)
+    lacking = lacking or re.search(r"there is no version of (\S+) and", output)  # uv
+    if lacking:
+        installer = "pip" if "No matching" in lacking[0] else "uv"
+        return (
+            f"The build failed in the install from the private index: {installer} found no "
+            f"version of {lacking[1]} there: the lock pins a version the index no longer serves, "
+            "or a dependency it does not proxy from PyPI. `nox -s lock` resolves against the "
+            "index as it is now."
+        )
+    where = "in the install from the private index" if step else f"({exited})"
+    return f"The build failed {where}{said}; its output above shows the first error."

@@ -2,15 +2,17 @@
 
 Where the repository came from is recorded in two places: the template's version is
 image_tasks.__version__ (copied in verbatim at every bake), and the template's URL and the commit
-baked from are in the file the update tool keeps, .cruft.json (cruft) or .copier-answers.yml
-(copier). The check runs that tool's own check and, when the template has changed, says how to
-take the change: on stdout, and in the job summary under GitHub Actions.
+baked from are in the file the update tool keeps, .cruft.json (cruft, and cookiecutter's bake)
+or .copier-answers.yml (copier). The check runs that tool's own check and, when the template has
+changed, says how to take the change: on stdout, and in the job summary under GitHub Actions.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from image_tasks import __version__, ci_report
 from image_tasks.errors import TaskError
@@ -33,23 +35,63 @@ HOW_TO_UPDATE = {
 def template() -> int:
     """Check this repository against its template (cruft or copier); say how to update.
 
-    Exit status 1 when the template has changed."""
+    Exit status 1 when the template has changed. A repository that records no template this
+    machine can reach (a folder on the machine that baked it, or no record at all) gets a note,
+    in the job summary too, and passes: otherwise the weekly check would fail every week for a
+    reason no week changes."""
     if CRUFT.is_file():
-        tool, (source, outdated) = "cruft", _cruft()
+        tool, where = "cruft", CRUFT_FIELD
+        source = json.loads(CRUFT.read_text(encoding="utf-8"))["template"]
     elif COPIER.is_file():
-        tool, (source, outdated) = "copier", _copier()
+        tool, source, where = "copier", _copier_source(), COPIER_FIELD
     else:
-        raise TaskError(
-            "This repository records no template to check against (no .cruft.json or "
-            ".copier-answers.yml): plain cookiecutter baked it. Link it once with "
-            "`cruft link TEMPLATE-URL` (pick the commit it was baked from), commit .cruft.json, "
-            "and the check and updates work from then on."
+        return note(NO_RECORD)
+    if out_of_reach(source):
+        return note(
+            f"This repository was baked from {source}, a folder on the machine that baked it, "
+            f"which is not here. Put the template's git URL in its place ({where}) and commit "
+            "it: this check follows the template from then on."
         )
+    source, outdated = _cruft() if tool == "cruft" else _copier()
     if not outdated:
         print(f"Up to date with the template ({source}; template version {__version__}).")
         return 0
     report(tool, source)
     return 1
+
+
+CRUFT_FIELD = '"template" in .cruft.json'
+COPIER_FIELD = "_src_path in .copier-answers.yml"
+NO_RECORD = (
+    "This repository records no template (no .cruft.json or .copier-answers.yml): an older "
+    "version of the template baked it, or a folder that is not a git checkout. Link it once "
+    "with `cruft link TEMPLATE-URL`, at the commit it was baked from, and commit .cruft.json: "
+    "this check follows the template from then on."
+)
+
+
+def out_of_reach(source: str) -> bool:
+    """A template source that names a folder (a path, or a file:// URL) that is not here. Any
+    other URL is the tool's to clone, and a failure to is reported as the tool's."""
+    path = source.removeprefix("file://")
+    if re.match(r"[\w+.-]+://|[\w.-]+@[\w.-]+:|(gh|gl|bb):", path):
+        return False
+    return not Path(path).expanduser().is_dir()
+
+
+def note(text: str) -> int:
+    """Say that there is nothing to check against, and pass."""
+    markdown = f"### No template to check against\n\n{text} Until then this check passes.\n"
+    print(markdown)
+    ci_report.summary(markdown)
+    return 0
+
+
+def _copier_source() -> str:
+    """The template copier baked from: `_src_path` in its answers file (read without YAML: the
+    tasks' package is standard library only, and copier writes the key on one line)."""
+    line = re.search(r"^_src_path: *(.+)$", COPIER.read_text(encoding="utf-8"), re.M)
+    return line[1].strip().strip("'\"") if line else ""
 
 
 def _cruft() -> tuple[str, bool]:
