@@ -18,9 +18,9 @@ TEMPLATE_FOLDER = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_
 
 def _baked(*names: str) -> list[ModuleType]:
     """Modules of this template's own image_tasks package. copier update renders two versions of
-    the template in one process, so a package another version loaded is set aside first."""
-    for loaded in [m for m in sys.modules if m.split(".")[0] == "image_tasks"]:
-        del sys.modules[loaded]
+    the template in one process, and a bake may run inside a program that imported another
+    image_tasks (a test, a task): theirs is set aside while ours loads, then put back."""
+    theirs = {name: sys.modules.pop(name) for name in _loaded()}
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     sys.path.insert(0, str(TEMPLATE_FOLDER))
     try:
@@ -28,6 +28,13 @@ def _baked(*names: str) -> list[ModuleType]:
     finally:
         sys.path.remove(str(TEMPLATE_FOLDER))
         sys.dont_write_bytecode = writes_bytecode
+        for name in _loaded():
+            del sys.modules[name]
+        sys.modules.update(theirs)
+
+
+def _loaded() -> list[str]:
+    return [name for name in sys.modules if name.split(".")[0] == "image_tasks"]
 
 
 validation, index_url, base_images, cloud_index, errors = _baked(
