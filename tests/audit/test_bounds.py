@@ -101,10 +101,12 @@ def test_the_deadline_is_an_incomplete_verdict_not_a_hang(tmp_path):
 
 # -- signals ----------------------------------------------------------------------------------
 def busy_archive(tmp_path) -> str:
-    """An archive whose two gzip layers (10 MB each, past the size that goes to a worker)
-    keep two workers busy for seconds: 1 GB of zeros each, to their bound."""
+    """An archive whose eight gzip layers (10 MB each, past the size that goes to a worker) keep
+    two workers busy for seconds: 1 GB of zeros each, to their bound (a fast machine with isal
+    reads two of them in a second).  Each layer is another blob: a duplicate is refused."""
     bomb = gzip_bomb(10 << 30)
-    return write(tmp_path, oci_archive(Image(layers=[bomb, bomb + b"\0"]), "none"), "busy.tar")
+    layers = [bomb + b"\0" * n for n in range(8)]
+    return write(tmp_path, oci_archive(Image(layers=layers), "none"), "busy.tar")
 
 
 def children(pid: int) -> list[int]:
@@ -137,6 +139,7 @@ def start_audit(path: str, out: Path) -> tuple[subprocess.Popen, list[int]]:
     workers = children(proc.pid)
     assert len(workers) >= 2, "the audit started no workers"
     time.sleep(0.5)  # (well inside their layers)
+    assert proc.poll() is None, "the audit ended before the signal: busy_archive must be busier"
     return proc, workers
 
 
