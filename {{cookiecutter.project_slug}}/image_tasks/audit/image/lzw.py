@@ -22,6 +22,7 @@ from .readers import INPUT_CHUNK, Reader
 
 MAGIC = b"\x1f\x9d"
 CLEAR = 256
+CACHE = 8 << 20  # bytes of the table's strings kept whole
 MAX_BITS = 16  # (gzip and ncompress refuse wider codes)
 
 
@@ -44,12 +45,16 @@ class LzwReader(Reader):
         self.block = bool(head[2] & 0x80)
         self.width = 9
         self.free = 257 if self.block else 256  # the next code the table defines
-        # the table as prefixes and last bytes (a code's string: its prefix's, then its byte):
-        # memory stays two arrays whatever the strings' lengths
+        # the table as prefixes and last bytes (a code's string: its prefix's, then its byte),
+        # and its strings whole while they total under CACHE bytes (most are a few bytes; a
+        # bomb's are long, and are built from the table when they are not kept)
         self.prefix = array("H", bytes(2 << MAX_BITS))
         self.suffix = bytearray(range(256)) + bytearray((1 << MAX_BITS) - 256)
-        self.old = -1
-        self.first = 0  # the first byte of the previous code's string
+        self.strings: list[bytes | None] = [bytes([c]) for c in range(256)]
+        self.strings += [None] * ((1 << MAX_BITS) - 256)
+        self.kept = 0  # bytes in strings
+        self.old = -1  # the previous code, and its string:
+        self.prev = b""
         self.pending = b""  # output decoded, not yet read
         self.failed: CorruptStream | None = None  # raised once pending is read
 
@@ -89,15 +94,27 @@ class LzwReader(Reader):
         self.pending = self.pending[n:]
         return n
 
-    def _string(self, code: int) -> bytearray:
-        out = bytearray()
-        prefix, suffix = self.prefix, self.suffix
-        while code >= 256:
-            out.append(suffix[code])
+    def _string(self, code: int) -> bytes:
+        """A code's string not kept whole: its last bytes from the table, back to a kept one."""
+        tail = bytearray()
+        prefix, suffix, strings = self.prefix, self.suffix, self.strings
+        while (kept := strings[code]) is None:
+            tail.append(suffix[code])
             code = prefix[code]
-        out.append(code)
-        out.reverse()
-        return out
+        tail.reverse()
+        return kept + tail
+
+    def _define(self, entry: bytes) -> None:
+        """The next code: the previous code's string and the first byte of ``entry``."""
+        free, strings = self.free, self.strings
+        self.prefix[free] = self.old
+        self.suffix[free] = entry[0]
+        stale = strings[free]  # (defined before a CLEAR)
+        if stale is not None:
+            self.kept -= len(stale)
+        strings[free] = self.prev + entry[:1] if self.kept < CACHE else None
+        self.kept += len(strings[free] or b"")
+        self.free = free + 1
 
     def _group(self, group: bytes) -> None:
         """Decode a group of (up to) eight codes into ``pending``."""
@@ -111,25 +128,23 @@ class LzwReader(Reader):
                 if code > 255:
                     self.failed = self._corrupt("a first code past 255")
                     break
-                self.old = self.first = code
-                out.append(code)
+                self.old, self.prev = code, self.strings[code]
+                out += self.prev
                 continue
             if code == CLEAR and self.block:  # (the code after it still defines 256, unused)
                 self.free, self.width = 256, 9
                 break
             if code < self.free:
-                entry = self._string(code)
+                entry = self.strings[code] or self._string(code)
             elif code == self.free:  # the string being defined by this very code
-                entry = self._string(self.old) + bytes([self.first])
+                entry = self.prev + self.prev[:1]
             else:
                 self.failed = self._corrupt("a code not yet defined")
                 break
             out += entry
             if self.free < 1 << self.maxbits:
-                self.prefix[self.free] = self.old
-                self.suffix[self.free] = entry[0]
-                self.free += 1
-            self.old, self.first = code, entry[0]
+                self._define(entry)
+            self.old, self.prev = code, entry
             if self.free >> self.width and self.width < max(self.maxbits, 10):
                 self.width += 1  # the table outgrew the width
                 break
