@@ -22,8 +22,9 @@ from .readers import INPUT_CHUNK, Reader
 
 MAGIC = b"\x1f\x9d"
 CLEAR = 256
-CACHE = 8 << 20  # bytes of the table's strings kept whole
+CACHE = 8 << 20  # bytes of the table's strings kept whole (`LzwReader._keep`)
 MAX_BITS = 16  # (gzip and ncompress refuse wider codes)
+FORGOTTEN = [None] * ((1 << MAX_BITS) - 256)
 
 
 class LzwReader(Reader):
@@ -46,12 +47,12 @@ class LzwReader(Reader):
         self.width = 9
         self.free = 257 if self.block else 256  # the next code the table defines
         # the table as prefixes and last bytes (a code's string: its prefix's, then its byte),
-        # and its strings whole while they total under CACHE bytes (most are a few bytes; a
-        # bomb's are long, and are built from the table when they are not kept)
+        # and the strings of the codes in use, whole, up to CACHE bytes (most strings are a few
+        # bytes; a bomb's are long, and are forgotten and built again from the table)
         self.prefix = array("H", bytes(2 << MAX_BITS))
         self.suffix = bytearray(range(256)) + bytearray((1 << MAX_BITS) - 256)
         self.strings: list[bytes | None] = [bytes([c]) for c in range(256)]
-        self.strings += [None] * ((1 << MAX_BITS) - 256)
+        self.strings += FORGOTTEN
         self.kept = 0  # bytes in strings
         self.old = -1  # the previous code, and its string:
         self.prev = b""
@@ -98,22 +99,32 @@ class LzwReader(Reader):
         """A code's string not kept whole: its last bytes from the table, back to a kept one."""
         tail = bytearray()
         prefix, suffix, strings = self.prefix, self.suffix, self.strings
-        while (kept := strings[code]) is None:
-            tail.append(suffix[code])
-            code = prefix[code]
+        at = code
+        while (kept := strings[at]) is None:
+            tail.append(suffix[at])
+            at = prefix[at]
         tail.reverse()
-        return kept + tail
+        return self._keep(code, kept + tail)
+
+    def _keep(self, code: int, string: bytes) -> bytes:
+        """Keep ``string`` as ``code``'s (past CACHE bytes, the others are forgotten first)."""
+        strings = self.strings
+        stale = strings[code]  # (defined before a CLEAR)
+        if stale is not None:
+            self.kept -= len(stale)
+        if self.kept >= CACHE:  # (long strings, a bomb's: those used from now on are kept)
+            strings[256:] = FORGOTTEN
+            self.kept = 0
+        strings[code] = string
+        self.kept += len(string)
+        return string
 
     def _define(self, entry: bytes) -> None:
         """The next code: the previous code's string and the first byte of ``entry``."""
-        free, strings = self.free, self.strings
+        free = self.free
         self.prefix[free] = self.old
         self.suffix[free] = entry[0]
-        stale = strings[free]  # (defined before a CLEAR)
-        if stale is not None:
-            self.kept -= len(stale)
-        strings[free] = self.prev + entry[:1] if self.kept < CACHE else None
-        self.kept += len(strings[free] or b"")
+        self._keep(free, self.prev + entry[:1])
         self.free = free + 1
 
     def _group(self, group: bytes) -> None:
