@@ -6,11 +6,13 @@ import gzip
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import zstandard
+from baking import tool
 
 
 def layer(*entries, fmt=tarfile.PAX_FORMAT) -> bytes:
@@ -42,6 +44,13 @@ def compress(data: bytes, how: str) -> bytes:
     if how == "zstd":
         return zstandard.ZstdCompressor().compress(data)
     return data
+
+
+def ncompress(data: bytes, bits: int = 16) -> bytes:
+    """``data`` compressed by the real unix ``compress`` (Debian's ncompress), ``-b bits``."""
+    done = subprocess.run([tool("compress"), "-c", f"-b{bits}"], input=data, capture_output=True)
+    assert done.returncode in (0, 2), done.stderr  # (2: the output is not smaller; written)
+    return done.stdout
 
 
 def sha(data: bytes) -> str:

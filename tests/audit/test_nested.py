@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 import zstandard
-from audit_builders import Image, docker_oci, files, layer, write
+from audit_builders import Image, docker_oci, files, layer, ncompress, write
 from image_tasks import audit
 from image_tasks.audit import rules
 from image_tasks.audit.scan import nested
@@ -178,6 +178,85 @@ def test_unix_compress_is_read_as_gzip_reads_it(tmp_path):
     assert out == plain
     report = audited(tmp_path, ("opt/data.Z", COMPRESSED))
     assert ("canary", "/opt/data.Z!/data") in found(report) and report.gaps == []
+
+
+def test_a_password_in_a_compress_file_or_a_compressed_tar_is_a_leak(tmp_path):
+    plain = b"# settings\n" * 300 + NETRC + b"# end\n" * 300
+    made = ncompress(plain)  # by ncompress itself
+    tar = ncompress(files(("home/ci/.netrc", NETRC), ("home/ci/notes", b"nothing\n" * 500)))
+    assert SECRET.encode() not in made + tar  # (in 9- to 16-bit codes: only reading finds it)
+    report = audited(tmp_path, ("opt/app/settings.Z", made), ("var/backups/home.tar.Z", tar))
+    assert report.exit_code == 1 and report.verdict == "leak" and report.gaps == []
+    assert {
+        ("canary", "/opt/app/settings.Z!/settings"),
+        ("canary", "/var/backups/home.tar.Z!/home/ci/.netrc"),
+        ("netrc-file", "/var/backups/home.tar.Z!/home/ci/.netrc"),
+    } <= found(report)
+
+
+def literal_codes(data: bytes, flags: int) -> bytes:
+    """A compress stream of ``data`` as 9-bit codes, one a byte (no table needed)."""
+    bits = sum(byte << (9 * i) for i, byte in enumerate(data))
+    return b"\x1f\x9d" + bytes([flags]) + bits.to_bytes((9 * len(data) + 7) // 8, "little")
+
+
+@pytest.mark.parametrize("flags", [0x80, 0x88, 0x08, 0xE8])
+def test_a_compress_header_below_9_bits_is_read_as_gzip_reads_it(tmp_path, flags):
+    # widths 0-8 (reserved bits too): gzip -d and uncompress read 9-bit codes, with no table
+    data = literal_codes(NETRC, flags)
+    assert subprocess.run(["gzip", "-dc"], input=data, capture_output=True).stdout == NETRC
+    report = audited(tmp_path, ("opt/x", data))
+    assert ("canary", "/opt/x!/x") in found(report) and report.exit_code == 1
+
+
+def test_a_9_bit_compress_stream_past_its_full_table_is_a_gap(tmp_path):
+    # readers disagree past the 512th code: gzip reads 10-bit codes, ncompress 5 9-bit ones
+    # (and ncompress 4.2's -b9 writes neither); what comes before is read
+    noise = random.Random(9).randbytes(600)
+    report = audited(tmp_path, ("opt/n.Z", ncompress(NETRC + noise + NETRC, bits=9)))
+    assert ("canary", "/opt/n.Z!/n") in found(report) and report.exit_code == 1
+    assert [g.path for g in report.gaps] == ["/opt/n.Z"]
+    assert "readers read differently" in report.gaps[0].reason
+    report = audited(tmp_path, ("opt/n.Z", ncompress(noise + NETRC, bits=9)))
+    assert report.findings == [] and report.verdict == "incomplete"
+    small = audited(tmp_path, ("opt/s.Z", ncompress(NETRC, bits=9)))  # (a table that never fills)
+    assert ("canary", "/opt/s.Z!/s") in found(small) and small.gaps == []
+
+
+def test_a_compress_bomb_is_an_incomplete_verdict(tmp_path, monkeypatch):
+    monkeypatch.setattr(nested, "RATIO_FLOOR", 1 << 20)
+    bomb = ncompress(bytes(20 << 20) + NETRC)
+    assert len(bomb) < 20 << 10
+    report = audited(tmp_path, ("tmp/zeros.Z", bomb))
+    assert report.findings == [] and report.verdict == "incomplete" and report.exit_code == 3
+    assert [g.path for g in report.gaps] == ["/tmp/zeros.Z"]
+    assert "decompression bomb" in report.gaps[0].reason
+
+
+def test_a_corrupt_compress_stream_gets_the_verdict_a_corrupt_gzip_gets(tmp_path):
+    # read as far as it decodes (gzip -d gets no further), a note; what follows is not read
+    text = random.Random(3).randbytes(40_000).hex().encode()  # (a stream of some length)
+    broken_gzip = gzip.compress(text + NETRC)[:-40_000]
+    broken_z = bytes([0x1F, 0x9D, 0x90, 0xFF, 0xFF]) + ncompress(text + NETRC)  # a first code 511
+    garbage_after = ncompress(NETRC + text) + b"\xff" * 8  # codes past the table
+    # what decodes before the failure is read, within a stream's first bytes too (zcat shows it)
+    short_gzip, short_z = gzip.compress(NETRC)[:-6], ncompress(NETRC) + b"\xff" * 8
+    for data in (garbage_after, short_gzip, short_z):
+        done = subprocess.run(["gzip", "-dc"], input=data, capture_output=True)
+        assert done.returncode and done.stdout.startswith(NETRC)
+    verdicts = []
+    for name, data in [
+        ("a.gz", broken_gzip),
+        ("a.Z", broken_z),
+        ("b.Z", garbage_after),
+        ("c.gz", short_gzip),
+        ("c.Z", short_z),
+    ]:
+        report = audited(tmp_path, (f"opt/{name}", data))
+        assert f"/opt/{name}: the nested archive could not be read to its end" in report.notes[0]
+        assert "corrupt" in report.notes[0] or "truncated" in report.notes[0]
+        verdicts.append(report.verdict)
+    assert verdicts == ["clean", "clean", "leak", "leak", "leak"]
 
 
 def test_streamed_zip_with_data_descriptors_and_a_zipapp_and_a_deb(tmp_path):

@@ -39,8 +39,8 @@ POLICY = {
     "the parser: the archive or layout files as stored (headers, padding, what follows the "
     "end-of-archive marker), every blob as stored (a compressed one's header fields and "
     "frames) and decompressed from its first byte to its last, archives and compressed files "
-    "inside files (told by their magic bytes: gzip, zstd, xz, bzip2, zip, tar, ar; 8 levels "
-    "deep), every JSON document as bytes and as parsed; names and link targets also as an "
+    "inside files (told by their magic bytes: gzip, zstd, xz, bzip2, compress, zip, tar, ar; "
+    "8 levels deep), every JSON document as bytes and as parsed; names and link targets also as an "
     "engine resolves them",
     "canary_forms": "raw, percent-encoded, JSON-escaped and base64 (every alignment, and of "
     "login:password) everywhere",

@@ -18,6 +18,8 @@ import queue
 import sys
 import threading
 
+from ..errors import AuditError, Stopped
+
 ASYNC_HASH_MIN = 1 << 16
 INPUT_CHUNK = 1 << 16
 
@@ -221,11 +223,17 @@ class PeekReader(Reader):
         head = bytearray(size)
         got = 0
         view = memoryview(head)
-        while got < size:
-            n = upstream.readinto(view[got:])
-            if not n:
-                break
-            got += n
+        # a stream that fails within its head (corrupt, truncated, stopped by a bound): what
+        # came before the failure is its head, and the failure is raised after it is read
+        self._failed: Exception | None = None
+        try:
+            while got < size:
+                n = upstream.readinto(view[got:])
+                if not n:
+                    break
+                got += n
+        except (AuditError, Stopped) as exc:
+            self._failed = exc
         upstream.barrier()  # the peeked bytes are copied: the upstream may hash them behind
         self.head = bytes(head[:got])
         self._offset = 0
@@ -240,7 +248,9 @@ class PeekReader(Reader):
         self.upstream.settle(mark)
 
     def skip(self, n: int) -> int:
-        return self.upstream.skip(n) if self._offset >= len(self.head) else 0
+        if self._offset < len(self.head) or self._failed is not None:
+            return 0  # (the caller reads instead)
+        return self.upstream.skip(n)
 
     def readinto(self, view) -> int:
         if self._offset < len(self.head):
@@ -248,6 +258,8 @@ class PeekReader(Reader):
             view[:n] = self.head[self._offset : self._offset + n]
             self._offset += n
             return n
+        if self._failed is not None:
+            raise self._failed
         return self.upstream.readinto(view)
 
 

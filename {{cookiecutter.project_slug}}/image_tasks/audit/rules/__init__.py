@@ -78,7 +78,8 @@ budget for the image; each archive has its bounds, and whatever a bound stops ma
 incomplete, the path named: a decompressed stream past 200 times its stored bytes (after the
 first 64 MiB) or past 4 GiB, an archive nested deeper, the deadline, formats recognised but not
 opened (7z, rar, lz4, lzip, rpm, cpio), zip entries that are encrypted or use another method,
-or that only the central directory names.  A corrupt or truncated stream is read as far as it
+or that only the central directory names, a compress stream of 9-bit codes past its full table
+(readers read what follows differently).  A corrupt or truncated stream is read as far as it
 decodes (a note): no reader gets more from it.
 
 These policies are reported in the JSON output; the package-tree policy (and wrapped base64

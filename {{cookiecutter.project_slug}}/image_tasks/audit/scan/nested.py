@@ -1,12 +1,13 @@
 """Archives and compressed files inside a layer's files, recognised by their first bytes (never
 by their names) and read as streams, to `MAX_LEVELS` levels.
 
-Opened (`detect`): gzip, zstd, xz, bzip2, zip (wheels, jars, zipapps, jmods: stored, deflate,
-bzip2 and lzma entries, `image.zipstream`), tar, and ``ar`` (Debian packages).  A tar inside is
-scanned as a layer is (`layer.LayerScan`, one level down); any other stream inside (a
-compressed file's content, a zip entry, an ``ar`` member) is a file of its own (`file.FileScan`
-with its own canary plane), opened in turn when it is an archive.  Every decompressed stream is
-searched for the canaries from its first byte to its last.  Paths read ``/outer.jar!/inner``.
+Opened (`detect`): gzip, zstd, xz, bzip2, unix compress (`image.lzw`), zip (wheels, jars,
+zipapps, jmods: stored, deflate, bzip2 and lzma entries, `image.zipstream`), tar, and ``ar``
+(Debian packages).  A tar inside is scanned as a layer is (`layer.LayerScan`, one level down);
+any other stream inside (a compressed file's content, a zip entry, an ``ar`` member) is a file
+of its own (`file.FileScan` with its own canary plane), opened in turn when it is an archive.
+Every decompressed stream is searched for the canaries from its first byte to its last.  Paths
+read ``/outer.jar!/inner``.
 
 Nothing is held whole in memory, and there is no budget shared by the image: each archive has
 its own bounds, and what a bound stops is a `findings.Gap` (an incomplete verdict, unless the
@@ -15,9 +16,10 @@ allow-list accepts the path):
 * a decompressed stream may expand `RATIO` times the stored bytes read so far, past
   `RATIO_FLOOR`, and never past `CAP` (a decompression bomb stops there);
 * archives nested deeper than `MAX_LEVELS`; the audit's deadline;
-* formats recognised but not opened (7z, rar, lz4, lzip, compress, rpm, cpio), and zip entries
-  that cannot be read (encrypted, another compression method), or that the central directory
-  names where the stream met none (`image.zipstream`).
+* formats recognised but not opened (7z, rar, lz4, lzip, rpm, cpio), zip entries that cannot
+  be read (encrypted, another compression method), or that the central directory names where
+  the stream met none (`image.zipstream`), and what readers of a stream read differently
+  (`image.lzw`).
 
 A stream that is corrupt or truncated is read as far as it decodes, which is as far as any
 reader gets: that is a note, not a gap.
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from ..detect import credfiles
 from ..errors import AuditError, CorruptStream, NoDecoder, Stopped
 from ..findings import Finding, Gap
-from ..image import ar
+from ..image import ar, lzw
 from ..image.compression import (
     XZ_MAGIC,
     ZSTD_MAGIC,
@@ -118,8 +120,8 @@ def detect(head: bytes) -> tuple[str, int] | None:
         return "zip", 4  # a jmod: a 4-byte header, then a zip
     if head[:2] == b"#!" and (i := head.find(b"\n" + LOCAL)) > 0:
         return "zip", i + 1  # a zipapp: a #! line, then a zip
-    if head[:2] == b"\x1f\x9d" and len(head) > 2 and 9 <= head[2] & 0x1F <= 16:
-        return "compress", 0
+    if head[:2] == lzw.MAGIC and len(head) > 2 and head[2] & 0x1F <= lzw.MAX_BITS:
+        return "compress", 0  # (gzip reads widths below 9 too: see image.lzw)
     for magic, name in UNSUPPORTED.items():
         if head.startswith(magic):
             return f"unsupported:{name}", 0
