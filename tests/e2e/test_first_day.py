@@ -3,6 +3,7 @@ own cause: real engines, the real password-protected index."""
 
 import re
 import subprocess
+import sys
 
 import pytest
 from baking import tool
@@ -85,15 +86,19 @@ def test_a_failure_in_the_users_own_step_is_not_blamed_on_the_index(
 
 
 @pytest.mark.engine
-def test_a_version_the_index_lacks_is_named_from_the_install_step(baked_e2e, local_index, image):
-    repository = baked_e2e(private_packages="acme-sauce==9.9.9")
-    env = engine_env("buildx", IMAGE=image, NETRC=str(local_index[1]))
-    status, output, _ = build(repository, env)
+def test_a_version_the_index_lacks_is_named_by_the_lock(baked_e2e, local_index):
+    """Since the lock, a version the index lacks stops `nox -s lock`, before any build, with
+    the resolver's reason, and leaves the lock as it was."""
+    repository = baked_e2e(locked=False, private_packages="acme-sauce==9.9.9")
+    lock_file = repository / "requirements.txt"  # (a bake writes none: `nox -s lock` does)
+    argv = [sys.executable, "-m", "image_tasks", "lock"]
+    env = engine_env("buildx", NETRC=str(local_index[1]))
+    status, output, _ = run(argv, cwd=repository, env=env)
+    said = " ".join(output.split())
     assert status != 0
-    assert (
-        "The build failed in the install from the private index: pip found no version of "
-        "acme-sauce==9.9.9 there"
-    ) in " ".join(output.split()), output[-3000:]
+    assert "there is no version of acme-sauce==9.9.9" in said, output[-3000:]
+    assert "Nothing was written." in said and not lock_file.exists()
+    assert local_index[2] not in output
 
 
 @pytest.mark.engine

@@ -52,9 +52,10 @@ class BuildSecret:
 
     @property
     def entry(self) -> str:
-        """The netrc entry (a login without a password may be the token: Gemfury)."""
-        password = f"password {self.password}\n" if self.password else ""
-        return f"machine {self.host}\nlogin {self.login}\n{password}"
+        """The netrc entry, without the fields it lacks (a login without a password may be the
+        token: Gemfury; an empty field would make the line unreadable to the in-build probe)."""
+        fields = (("login", self.login), ("password", self.password))
+        return f"machine {self.host}\n" + "".join(f"{k} {v}\n" for k, v in fields if v)
 
     def source(self) -> str:
         """The source half of the engine's --secret value: the variable's name, never its text."""
