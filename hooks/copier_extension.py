@@ -3,7 +3,7 @@
 It gives copier what cookiecutter gives the files: the `cookiecutter` names they are written
 against (the answers, plus cookiecutter.json's private values such as _secret_id); verbatim copies
 of the paths in cookiecutter.json's _copy_without_render; the bake's checks, as question validators
-(`validator: "{{ refusal('project_slug') }}"`); and requirements.txt, which cookiecutter's post-gen
+(`validator: "{{ refusal('project_slug') }}"`); and requirements.in, which cookiecutter's post-gen
 hook writes, as a filter (`{{ cookiecutter.private_packages | requirements_file }}`).
 """
 

@@ -1,4 +1,4 @@
-"""Write requirements.txt from the answers; idempotent, so safe to re-run under `cruft update`.
+"""Write requirements.in from the answers; idempotent, so safe to re-run under `cruft update`.
 
 No git init, no network, no container engine. It splits the comma-separated list with the rule the
 pre-gen hook checked it with (copier renders the same file through copier_extension.py). It gets
@@ -22,13 +22,14 @@ from image_tasks.validation import requirements_file  # noqa: E402
 
 def main() -> None:
     Path(__file__).unlink(missing_ok=True)
-    Path("requirements.txt").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
+    Path("requirements.in").write_text(requirements_file(PRIVATE_PACKAGES), encoding="utf-8")
     here = Path.cwd()
     # cruft update bakes old and new into temporary folders: no "what next" for those
     if not here.is_relative_to(Path(tempfile.gettempdir()).resolve()):
         print(
             f'Baked {here}. Next: cd {here}, follow its README.md ("Set up once": the index '
-            "credential, the CI secret, the tools), then run `nox` to build, audit and test."
+            "credential, the CI secret, the tools), then `nox -s lock` to pin the private "
+            "packages, and `nox` to build, audit and test."
         )
 
 

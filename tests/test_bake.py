@@ -124,9 +124,13 @@ def test_secret_id_agrees_between_dockerfile_workflow_and_settings(baked):
 
 
 def test_requirements_hold_each_private_package(baked):
+    """requirements.in: the answer's packages, on top of the base image's (the constraints the
+    lock task writes); no lock yet (`nox -s lock` writes requirements.txt, with the index)."""
     answers, project = baked
-    lines = (project / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    requirements = [line for line in lines if line and not line.startswith("#")]
+    lines = (project / "requirements.in").read_text(encoding="utf-8").splitlines()
+    assert "-c base-packages.txt" in lines
+    assert not (project / "requirements.txt").exists()
+    requirements = [line for line in lines if line and not line.startswith(("#", "-c "))]
     assert ", ".join(requirements) == re.sub(
         r",\s*(?=[A-Za-z])", ", ", answer(answers, "private_packages")
     )

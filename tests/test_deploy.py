@@ -88,9 +88,9 @@ def test_a_gpu_worker_group_exactly_for_cuda_bases(base_image, gpu, tmp_path):
 
 def test_rayjob_and_rayservice_run_the_checked_app(project):
     """Both mount deploy/app/runtime_check.py (the cluster task's smoke job) from a ConfigMap,
-    and name the private distributions as the tasks read them from requirements.txt."""
+    and name the private distributions as the tasks read them from requirements.in."""
     names = "from image_tasks import validation; print(*validation.requirement_names(open("
-    names += "'requirements.txt').read()))"
+    names += "'requirements.in').read()))"
     tasks_see = subprocess.run(
         [sys.executable, "-B", "-c", names], cwd=project, capture_output=True, text=True
     )

@@ -270,15 +270,23 @@ def test_the_readme_command_writes_a_short_lived_netrc(minted, tmp_path):
 
 
 def test_the_readme_s_dependabot_registry_is_valid_dependabot_configuration(baked, tmp_path):
-    """The block the README gives, merged as it says, passes Dependabot's schema."""
+    """The block the README gives, merged as it says, passes Dependabot's schema (a netrc-secret
+    bake carries it in dependabot.yml already: Dependabot's own credential is all it needs)."""
     readme = (baked.project / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Keeping dependencies current", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
     config = yaml.safe_load((baked.project / ".github/dependabot.yml").read_text())
-    config |= yaml.safe_load(block)
     (pip,) = [u for u in config["updates"] if u["package-ecosystem"] == "pip"]
-    del pip["exclude-paths"]
-    pip["registries"] = ["private-index"]
+    if baked.variant == "netrc-secret":
+        assert blocks == [] and pip["registries"] == ["private-index"]
+        assert "gh secret set INDEX_PASSWORD --app dependabot" in section
+    else:
+        (block,) = blocks
+        config |= yaml.safe_load(block)
+        lock = {"requirements.in", "requirements.txt"}
+        assert lock <= set(pip["exclude-paths"])
+        pip["exclude-paths"] = [path for path in pip["exclude-paths"] if path not in lock]
+        pip["registries"] = ["private-index"]
     assert config["registries"]["private-index"]["url"] == baked.index_url
     merged = tmp_path / "dependabot.yml"
     merged.write_text(json.dumps(config))  # JSON is YAML, and keeps "012..." a string

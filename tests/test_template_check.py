@@ -95,9 +95,20 @@ def test_dependabot_config_is_valid_grouped_and_cooled_down(baked):
         assert update["cooldown"]["default-days"] >= 7
         (group,) = update["groups"].values()
         assert group["patterns"] == ["*"], "one pull request per ecosystem, not dozens"
-    # The private index's packages stay out until Dependabot has its own credential for it.
-    assert updates["pip"]["exclude-paths"] == ["requirements.txt"]
-    assert "registries" not in workflow(baked, DEPENDABOT)
+    # The lock is compiled again against the private index alone, with Dependabot's own
+    # credential (netrc-secret bakes; the cloud ones say how in README.md); never the base's list.
+    config = workflow(baked, DEPENDABOT)
+    assert updates["pip"]["exclude-paths"] == ["base-packages.txt"]
+    assert updates["pip"]["registries"] == ["private-index"]
+    assert config["registries"]["private-index"] == {
+        "type": "python-index",
+        "url": tomllib.loads((baked / "pyproject.toml").read_text())["tool"]["image-tasks"][
+            "private-index-url"
+        ],
+        "username": "${{secrets.INDEX_USERNAME}}",
+        "password": "${{secrets.INDEX_PASSWORD}}",
+        "replaces-base": True,
+    }
 
 
 def token_step(project: Path) -> dict:

@@ -20,6 +20,9 @@ from baking import DEFAULTS, bake, tool
 WORKFLOW = Path(".github", "workflows", "image.yml")
 SECRET_ID = DEFAULTS["_secret_id"]
 NET_RC = "${{ secrets.NET_RC }}"
+# The index's entry alone becomes the secret (README.md): never the whole ~/.netrc.
+SET_NET_RC = "python3 -m image_tasks secret | gh secret set NET_RC"
+COMMIT_EPOCH = "${{ steps.commit.outputs.epoch }}"
 
 # Variants whose rendered workflow differs: GHCR logs in with GITHUB_TOKEN and needs
 # `packages: write`; any other registry logs in with REGISTRY_USERNAME/REGISTRY_PASSWORD.
@@ -169,7 +172,9 @@ def test_one_build_and_the_audited_bytes_are_published(baked: Baked) -> None:
     """Built once, loaded, never pushed by the build; audit, test, then publish of those bytes."""
     (build,) = baked.uses("docker/build-push-action")
     assert baked.uses("docker/build-push-action", "image") == [build]
-    assert build["with"]["push"] is False and build["with"]["load"] is True
+    assert build["with"]["push"] is False and "load" not in build["with"]
+    # Loaded into the runner's engine (type=docker), its files' times clamped to the commit's.
+    assert build["with"]["outputs"] == "type=docker,rewrite-timestamp=true"
     assert build["with"]["tags"].splitlines() == [
         "${{ env.CI_IMAGE }}",
         "${{ steps.meta.outputs.tags }}",
@@ -230,11 +235,15 @@ def test_sign_job_signs_and_attests_the_published_digest(baked: Baked) -> None:
     assert (
         'cosign attest --yes --type "$AUDIT_PREDICATE_TYPE" --predicate audit.json "$IMAGE"' in runs
     )
+    assert 'cosign attest --yes --type spdxjson --predicate sbom.spdx.json "$IMAGE"' in runs
     assert baked.data["env"]["AUDIT_PREDICATE_TYPE"].startswith("urn:")
     (upload,) = baked.uses("actions/upload-artifact", "image")
     (download,) = baked.uses("actions/download-artifact", "sign")
     assert upload["with"]["name"] == download["with"]["name"]
-    assert upload["with"]["path"] == ".image-tasks/audit.json"
+    assert upload["with"]["path"].split() == [
+        ".image-tasks/audit.json",
+        ".image-tasks/sbom.spdx.json",
+    ]
     assert upload["if"] == "steps.publish.outcome == 'success'"
     assert not baked.uses("actions/checkout", "sign"), "the signing job runs no repository code"
 
@@ -265,7 +274,7 @@ def test_missing_netrc_is_reported_plainly(baked: Baked) -> None:
     (check,) = [s for s in preflight["steps"] if s.get("id") == "netrc"]
     assert check["env"]["NET_RC"] == NET_RC
     script = check["run"]
-    assert "gh secret set NET_RC < ~/.netrc" in script
+    assert SET_NET_RC in script and "< ~/.netrc" not in script
     assert "::warning " in script and "::error " in script
     assert "GITHUB_STEP_SUMMARY" in script
 
@@ -326,7 +335,7 @@ def test_netrc_check_script(
         text = summary.read_text()
         assert "NET_RC" in text
         if annotation == "error":
-            assert "gh secret set NET_RC < ~/.netrc" in text
+            assert SET_NET_RC in text
     assert "password p" not in result.stdout + result.stderr
 
 
@@ -343,6 +352,58 @@ def test_audit_and_sarif_upload(baked: Baked) -> None:
     assert upload["with"]["sarif_file"] == "audit.sarif"
     names = [s.get("name") for s in steps]
     assert names.index(audit["name"]) > names.index("Build the image")
+
+
+def test_upload_sarif_may_read_the_run(baked: Baked) -> None:
+    """upload-sarif calls GET /repos/:owner/:repo/actions/runs/:id: in a private repository
+    that needs `actions: read`, and continue-on-error would hide the failure."""
+    assert baked.jobs["image"]["permissions"]["actions"] == "read"
+
+
+def test_the_lock_and_the_index_are_checked_before_every_build(baked: Baked) -> None:
+    """Cached layers or not, a revoked NET_RC, a stale lock or a redirecting index fails the
+    run before the build, with the tasks' own message."""
+    names = [s.get("name") for s in baked.steps("image")]
+    check = step_named(baked, "image", "Check the lock and the index")
+    assert check["run"] == "python -m image_tasks check"
+    assert check["env"] == {"NET_RC": NET_RC}
+    where = names.index(check["name"])
+    assert names.index("Set up Python") < where < names.index("Build the image")
+    assert "continue-on-error" not in check and "if" not in check
+
+
+def test_a_rerun_of_the_same_commit_builds_the_same_image(baked: Baked, tmp_path: Path) -> None:
+    """The image's time is the commit's; the only labels added to the Dockerfile's are the
+    commit and its time, so the Dockerfile's title survives and no wall-clock label is minted."""
+    (build,) = baked.uses("docker/build-push-action")
+    assert build["env"] == {"SOURCE_DATE_EPOCH": COMMIT_EPOCH}
+    assert build["with"]["labels"].splitlines() == [
+        "org.opencontainers.image.revision=${{ github.sha }}",
+        "org.opencontainers.image.created=${{ steps.commit.outputs.created }}",
+    ]
+    assert "outputs.labels" not in baked.text, "metadata-action's labels replace the title"
+    dockerfile = (baked.project / "Dockerfile").read_text(encoding="utf-8")
+    assert "ARG SOURCE_DATE_EPOCH" not in dockerfile, "a new value every commit: no layer cache"
+    assert "org.opencontainers.image.title=" in dockerfile
+    # The step itself, on a real commit: the same outputs on every run of it.
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "--allow-empty", "-m", "x", "--date", "2026-01-02T03:04:05Z"],
+        env={**os.environ, "GIT_COMMITTER_DATE": "2026-01-02T03:04:05Z"},
+        check=True,
+    )
+    step = step_named(baked, "image", "Commit time")
+    outputs = []
+    for _ in range(2):
+        output = tmp_path / f"output-{len(outputs)}"
+        subprocess.run(
+            [tool("bash"), "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=tmp_path, env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output)},
+            check=True,
+        )  # fmt: skip
+        outputs.append(output.read_text())
+    assert outputs[0] == outputs[1] == "epoch=1767323045\ncreated=2026-01-02T03:04:05Z\n"
 
 
 def test_no_expressions_in_shell_scripts(baked: Baked) -> None:

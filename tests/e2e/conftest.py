@@ -10,15 +10,12 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from baking import bake, need, tool
-from harness import Registry, write_wheel
+from harness import Registry, lock, serve_index, write_wheel
 
 STATE = Path(os.environ.get("RAYRT_STATE", "/var/tmp/rayrt"))
 PRIVATE_PACKAGE = "acme-sauce"
@@ -50,38 +47,17 @@ def wheelhouse(provisioned, tmp_path_factory) -> Path:
 def local_index(wheelhouse, tmp_path_factory):
     """The baked repository's own `index` task, password-protected, serving the wheelhouse for
     the whole run; yields (url, netrc path, password)."""
-    tool("pypi-server")
     repository = bake(tmp_path_factory.mktemp("index-repo"))
-    netrc = tmp_path_factory.mktemp("index-credentials") / "netrc"
-    argv = [sys.executable, "-m", "image_tasks", "index", "--wheelhouse", str(wheelhouse)]
-    process = subprocess.Popen(
-        [*argv, "--netrc-out", str(netrc)],
-        cwd=repository,
-        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner = process.stdout.readline()
-    while banner and not banner.startswith("Local index: "):
-        banner = process.stdout.readline()
-    assert banner, f"the index did not start (exit {process.wait()})"
-    url = banner.split()[2]
-    password = netrc.read_text().split("password ")[1].split()[0]
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(url, timeout=5)
-    assert refused.value.code == 401, "the local index must refuse anonymous requests"
-    yield url, netrc, password
-    process.terminate()
-    process.wait(timeout=30)
-    assert not netrc.exists(), "the throwaway netrc outlived the index"
+    with serve_index(repository, wheelhouse, tmp_path_factory.mktemp("index-credentials")) as index:
+        yield index
 
 
 @pytest.fixture(scope="session")
 def baked_e2e(provisioned, local_index, tmp_path_factory):
-    """bake(**answers): a repository baked against the local index and the ray-like base image."""
+    """bake(**answers): a repository baked against the local index and the ray-like base image,
+    locked as a user does next (`python -m image_tasks lock`)."""
 
-    def _bake(**answers: str) -> Path:
+    def _bake(locked: bool = True, **answers: str) -> Path:
         defaults = {
             "base_image": provisioned["RAYRT_RAY_IMAGE"],
             "ray_version": provisioned["RAYRT_RAY_VERSION"],
@@ -89,7 +65,10 @@ def baked_e2e(provisioned, local_index, tmp_path_factory):
             "private_index_url": local_index[0],
             "private_packages": f"{PRIVATE_PACKAGE}>=1,<2",
         }
-        return bake(tmp_path_factory.mktemp("e2e"), **{**defaults, **answers})
+        repository = bake(tmp_path_factory.mktemp("e2e"), **{**defaults, **answers})
+        if locked:
+            lock(repository, local_index[1])
+        return repository
 
     return _bake
 

@@ -2,6 +2,7 @@
 that a saved image holds no trace of a secret (written apart from the product's own audit)."""
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import io
@@ -18,7 +19,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import zstandard
+from baking import tool
 
 # Image tags of this run carry it: runs from two clones on one machine never share an image.
 RUN = secrets.token_hex(3)
@@ -37,12 +40,17 @@ ENGINE_PATHS = {
 }
 
 
-def write_wheel(folder: Path, name: str, module: str, version: str) -> Path:
-    """A minimal pure-Python wheel, written by hand (no build backend, no network)."""
+def write_wheel(
+    folder: Path, name: str, module: str, version: str, requires=(), body: str = ""
+) -> Path:
+    """A minimal pure-Python wheel, written by hand (no build backend, no network); `requires`
+    are its Requires-Dist, `body` more lines of its module (other bytes, same version)."""
     dist = f"{name.replace('-', '_')}-{version}"
+    requires_dist = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     files = {
-        f"{module}/__init__.py": f'VERSION = "{version}"\n',
-        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{module}/__init__.py": f'VERSION = "{version}"\n{body}',
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + requires_dist,
         f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
         "Tag: py3-none-any\n",
         f"{dist}.dist-info/top_level.txt": f"{module}\n",
@@ -58,6 +66,38 @@ def write_wheel(folder: Path, name: str, module: str, version: str) -> Path:
         for path, text in files.items():
             archive.writestr(path, text)
     return wheel
+
+
+@contextlib.contextmanager
+def serve_index(repository: Path, wheelhouse: Path, folder: Path):
+    """`python -m image_tasks index` of a baked repository, serving wheelhouse until the block
+    ends; yields (url, netrc path, password)."""
+    tool("pypi-server")
+    netrc = folder / "netrc"
+    argv = [sys.executable, "-m", "image_tasks", "index", "--wheelhouse", str(wheelhouse)]
+    process = subprocess.Popen(
+        [*argv, "--netrc-out", str(netrc)],
+        cwd=repository,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner = process.stdout.readline()
+    while banner and not banner.startswith("Local index: "):
+        banner = process.stdout.readline()
+    assert banner, f"the index did not start (exit {process.wait()})"
+    url = banner.split()[2]
+    password = netrc.read_text().split("password ")[1].split()[0]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 401, "the local index must refuse anonymous requests"
+    try:
+        yield url, netrc, password
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not netrc.exists(), "the throwaway netrc outlived the index"
 
 
 def engine_env(engine: str, **extra: str) -> dict[str, str]:
@@ -77,6 +117,14 @@ def run(argv, *, cwd: Path, env: dict[str, str], timeout: int = 1200) -> tuple[i
         timeout=timeout,
     )  # fmt: skip
     return result.returncode, result.stdout, time.monotonic() - start
+
+
+def lock(repository: Path, netrc: Path, engine: str = "buildx") -> str:
+    """`python -m image_tasks lock` in a baked repository, as a user runs it next; its output."""
+    argv = [sys.executable, "-m", "image_tasks", "lock"]
+    status, output, _ = run(argv, cwd=repository, env=engine_env(engine, NETRC=str(netrc)))
+    assert status == 0, output[-3000:]
+    return output
 
 
 def save_image(engine: str, image: str, archive: Path) -> None:
@@ -136,16 +184,23 @@ class Registry:
 
     def status(self, path: str) -> int | None:
         """The HTTP status the registry answers for path, asked with its account (or None)."""
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        request = urllib.request.Request(f"http://{self.host}{path}")
-        request.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(request, timeout=5):
-                return 200
+            self.read(path)
+            return 200
         except urllib.error.HTTPError as error:
             return error.code
         except OSError:
             return None
+
+    def read(self, path: str, *accept: str) -> tuple[dict[str, str], bytes]:
+        """(headers, body) of the registry's answer for path, asked with its account."""
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request = urllib.request.Request(f"http://{self.host}{path}")
+        request.add_header("Authorization", f"Basic {token}")
+        if accept:
+            request.add_header("Accept", ", ".join(accept))
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return dict(response.headers), response.read()
 
     def login(self, engine: str, env: dict[str, str]) -> None:
         """`docker login` / `podman login` as a user would, the password on standard input."""

@@ -74,12 +74,16 @@ def test_wrong_password_inside_the_build_is_named_too(engine, repository, local_
 
 @pytest.mark.engine
 def test_a_mistyped_package_is_named(baked_e2e, local_index):
-    repository = baked_e2e(private_packages="acme-orbitt")
+    """The lock asks the index for every name requirements.in declares before anything else."""
+    repository = baked_e2e(locked=False, private_packages="acme-orbitt")
     env = engine_env("buildx", NETRC=str(local_index[1]))
-    status, output, _ = run([tool("nox"), "-s", "build"], cwd=repository, env=env)
+    status, output, _ = run([tool("nox"), "-s", "lock"], cwd=repository, env=env)
     assert status != 0
     assert "'acme-orbitt' is not on the index 127.0.0.1" in output
     assert not engine_started(output) and "Traceback" not in output
+    assert not (repository / "requirements.txt").exists()
+    status, output, _ = run([tool("nox"), "-s", "build"], cwd=repository, env=env)
+    assert status != 0 and "requirements.txt is missing" in output and "nox -s lock" in output
 
 
 @pytest.mark.engine

@@ -28,6 +28,7 @@ class TaskSettings:
     secret_id: str
     runtime_uid: int
     frontend: str | None  # the Dockerfile's `# syntax=` image, which the engine pulls first
+    base_image: str  # the Dockerfile's (last) FROM: what the lock is made on top of
     dockerfile: Path = PROJECT_ROOT / "Dockerfile"
     context: Path = PROJECT_ROOT
 
@@ -36,6 +37,7 @@ class DockerfileFacts(NamedTuple):
     secret_id: str
     runtime_uid: int
     frontend: str | None
+    base_image: str
 
 
 @cache
@@ -58,23 +60,24 @@ def configured() -> dict[str, str]:
 
 @cache
 def dockerfile_facts(dockerfile: Path = PROJECT_ROOT / "Dockerfile") -> DockerfileFacts:
-    """The secret id the Dockerfile mounts, the user it ends as and its frontend: the
-    Dockerfile is their one source, so the tasks cannot drift from it."""
+    """The secret id the Dockerfile mounts, the user it ends as, its frontend and its base
+    image: the Dockerfile is their one source, so the tasks cannot drift from it."""
     try:
         text = dockerfile.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise TaskError(f"Cannot read {dockerfile} ({error.__class__.__name__}).") from None
     secret_ids = re.findall(r"--mount=type=secret,id=([\w.-]+)", text)
     users = re.findall(r"^USER\s+(\d+)", text, re.MULTILINE)
-    if not secret_ids or not users:
+    bases = re.findall(r"^FROM\s+(?:--platform=\S+\s+)?(\S+)", text, re.MULTILINE | re.IGNORECASE)
+    if not secret_ids or not users or not bases:
         raise TaskError(
-            f"{dockerfile} must mount the index credential as a BuildKit secret "
-            "(RUN --mount=type=secret,id=netrc,...) and end with a numeric USER uid:gid; "
-            "restore those lines from the template."
+            f"{dockerfile} must start FROM a base image, mount the index credential as a "
+            "BuildKit secret (RUN --mount=type=secret,id=netrc,...) and end with a numeric USER "
+            "uid:gid; restore those lines from the template."
         )
     # A parser directive counts only before the first instruction or other comment text.
     frontend = re.match(r"(?:#\s*\w+\s*=.*\n)*#\s*syntax\s*=\s*(\S+)", text, re.IGNORECASE)
-    return DockerfileFacts(secret_ids[0], int(users[-1]), frontend and frontend[1])
+    return DockerfileFacts(secret_ids[0], int(users[-1]), frontend and frontend[1], bases[-1])
 
 
 def load(image: str | None = None, engine: str | None = None) -> TaskSettings:
@@ -87,7 +90,7 @@ def load(image: str | None = None, engine: str | None = None) -> TaskSettings:
     else:
         image, origin = f"{table['image-name']}:{DEFAULT_TAG}", "image-name in pyproject.toml"
     index_url = os.environ.get("PRIVATE_INDEX_URL") or table["private-index-url"]
-    secret_id, runtime_uid, frontend = dockerfile_facts()
+    secret_id, runtime_uid, frontend, base_image = dockerfile_facts()
     return TaskSettings(
         image=validation.check_image(image, what=origin, allow_tag=True),
         index_url=check_index_url(index_url),
@@ -95,4 +98,5 @@ def load(image: str | None = None, engine: str | None = None) -> TaskSettings:
         secret_id=secret_id,
         runtime_uid=runtime_uid,
         frontend=frontend,
+        base_image=base_image,
     )

@@ -95,12 +95,15 @@ def split_requirements(text: str) -> list[str]:
 
 
 REQUIREMENTS_HEADER = (
-    "# Installed from the private index by the Dockerfile (the index proxies public PyPI).\n"
+    "# What the image installs from the private index (which proxies public PyPI), on top of\n"
+    "# its base image. `nox -s lock` resolves it into requirements.txt, every package pinned\n"
+    "# with hashes, keeping the base image's own packages (base-packages.txt) as they are.\n"
+    "-c base-packages.txt\n"
 )
 
 
 def requirements_file(text: str) -> str:
-    """requirements.txt for the comma-separated list a bake was given, one requirement a line."""
+    """requirements.in for the comma-separated list a bake was given, one requirement a line."""
     return REQUIREMENTS_HEADER + "".join(f"{r}\n" for r in split_requirements(text))
 
 
@@ -110,13 +113,13 @@ _INDEX_OPTION = re.compile(
 )
 
 
-def requirement_names(text: str) -> list[str]:
+def requirement_names(text: str, file: str = "requirements.in") -> list[str]:
     """The projects a requirements file names (normalised, as the index knows them); refuses
     options that add another index."""
     for number, line in enumerate(text.splitlines(), 1):
         if _INDEX_OPTION.match(line):
             raise TaskError(
-                f"requirements.txt line {number} points the installer at another index or "
+                f"{file} line {number} points the installer at another index or "
                 "location, which invites dependency confusion: the Dockerfile installs from "
                 "the private index alone. Remove the line; let the private index proxy PyPI."
             )

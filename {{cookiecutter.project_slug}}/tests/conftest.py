@@ -28,7 +28,8 @@ def run(image):
 
 @pytest.fixture(scope="session")
 def private_packages() -> list[str]:
-    """Distribution names from requirements.txt."""
+    """Distribution names from requirements.in: what the image installs for its own sake (the
+    lock, requirements.txt, also pins what those need)."""
     from image_tasks.validation import requirement_names
 
-    return requirement_names((settings.PROJECT_ROOT / "requirements.txt").read_text("utf-8"))
+    return requirement_names((settings.PROJECT_ROOT / "requirements.in").read_text("utf-8"))

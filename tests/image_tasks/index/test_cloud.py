@@ -74,7 +74,8 @@ def test_redact_url_shows_no_credential(url, shown):
 
 def test_requirements_file_is_one_requirement_a_line():
     text = validation.requirements_file("acme-models[gpu]>=1.4,<2, acme-features")
-    assert text.splitlines()[1:] == ["acme-models[gpu]>=1.4,<2", "acme-features"]
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines == ["-c base-packages.txt", "acme-models[gpu]>=1.4,<2", "acme-features"]
     assert text.startswith("#") and text.endswith("\n")
 
 
@@ -96,6 +97,7 @@ def test_the_install_step_s_refusal_carries_the_hint():
         secret_id="netrc",
         runtime_uid=1000,
         frontend=None,
+        base_image="local/ray:2",
     )
     said = build.why(f"#9 0.4 index_probe: {REFUSED}.\n", config)
     assert "the token has expired" in said and "get-authorization-token" in said

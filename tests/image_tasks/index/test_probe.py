@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+from typing import ClassVar
 
 import pytest
 from baking import TEMPLATE
@@ -80,12 +81,44 @@ def test_an_index_that_is_down_is_named_with_its_port(tmp_path, netrc):
     assert f"cannot reach 127.0.0.1:{port} (connection refused)" in result.stderr
 
 
-def test_redirects_are_not_followed_with_the_credential(tmp_path, netrc):
+def test_a_name_sent_to_another_origin_is_dependency_confusion(tmp_path, netrc):
+    """pypiserver's default fallback, or a proxy misconfigured: the index answers a name it
+    lacks with a redirect elsewhere, and pip would follow it. The credential is not sent."""
     elsewhere, visited = serve(200)
-    server, _ = serve(302, f"http://localhost:{elsewhere.server_port}/login")
+    target = f"http://localhost:{elsewhere.server_port}/simple/acme/"
+    server, _ = serve(303, target)
     result = check(tmp_path, netrc, f"http://127.0.0.1:{server.server_port}/simple/", "acme\n")
-    assert result.returncode == 0, result.stderr  # left to the installer
-    assert visited.seen == []
+    assert result.returncode == 1
+    assert (
+        f"index_probe: the index 127.0.0.1 sends 'acme' to {target} (HTTP 303) instead of "
+        "serving it: whoever publishes that name there would be installed (dependency "
+        "confusion). Make the index serve every name itself, proxying public PyPI: a Nexus "
+        "group, an Artifactory virtual repository, or pypiserver with --disable-fallback."
+    ) in result.stderr
+    assert visited.seen == [] and "s3cret" not in result.stderr
+
+
+def test_a_redirect_within_the_index_is_followed(tmp_path, netrc):
+    """A trailing slash or another spelling of the name: the same origin, so the same
+    credential goes with the request, and the index serves the name itself."""
+
+    class Moves(Recorder):
+        seen: ClassVar[list] = []
+
+        def do_GET(self):
+            type(self).seen.append((self.path, self.headers.get("Authorization")))
+            moved = self.path == "/simple/acme/"
+            self.send_response(301 if moved else 200)
+            if moved:
+                self.send_header("Location", "/simple/acme-models/")
+            self.end_headers()
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Moves)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    result = check(tmp_path, netrc, f"http://127.0.0.1:{server.server_port}/simple/", "acme\n")
+    assert result.returncode == 0, result.stderr
+    assert [path for path, _ in Moves.seen] == ["/simple/acme/", "/simple/acme-models/"]
+    assert all(auth and auth.startswith("Basic ") for _, auth in Moves.seen)
 
 
 def test_unreadable_netrc_names_the_mount_owner(tmp_path):

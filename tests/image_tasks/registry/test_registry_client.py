@@ -6,6 +6,8 @@ import base64
 import hashlib
 import http.server
 import json
+import ssl
+import subprocess
 import threading
 
 import pytest
@@ -131,10 +133,14 @@ def test_an_index_names_each_platform_and_skips_attestations(server):
 
 def test_refusals_say_what_to_do_and_never_show_the_secret(server, monkeypatch):
     _, host = server
-    monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", "wrong"))
-    with pytest.raises(TaskError, match="wants a login") as refused:
+    monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", "not-the-pat-93b1"))
+    with pytest.raises(TaskError, match="refused the login this engine has") as refused:
         client_for(host).manifest()
-    assert "docker login 127.0.0.1" in str(refused.value) and "wrong" not in str(refused.value)
+    said = str(refused.value)
+    assert "docker login 127.0.0.1" in said and "not-the-pat" not in said
+    monkeypatch.setattr(login, "find", lambda *a: None)
+    with pytest.raises(TaskError, match="wants a login this engine does not have"):
+        client_for(host).manifest()
     monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", SECRET))
     with pytest.raises(TaskError, match="no such manifest") as missing:
         client_for(host, "nope").manifest()
@@ -146,3 +152,33 @@ def test_redirects_are_not_followed_with_a_credential(server):
     handler.redirect = True
     with pytest.raises(TaskError, match="redirects are not followed"):
         client_for(host).manifest()
+
+
+def test_a_certificate_this_machine_does_not_trust_is_named_tls(tmp_path, monkeypatch):
+    """A real TLS handshake with a self-signed registry: the refusal says TLS, not "down" and
+    not "log in", and verification is never turned off."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    handler = type("Handler", (FakeRegistry,), {"manifests": {}, "seen": [], "redirect": False})
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(login, "find", lambda *a: login.Login("bot", SECRET))
+    # A registry on loopback is spoken to over plain http: this one stands for a remote one.
+    url = f"https://127.0.0.1:{httpd.server_port}/v2/team/app"
+    monkeypatch.setattr(client.Reference, "base_url", property(lambda self: url))
+    try:
+        with pytest.raises(TaskError) as refused:
+            client_for(f"127.0.0.1:{httpd.server_port}").manifest()
+    finally:
+        httpd.shutdown()
+    said = str(refused.value)
+    assert said.startswith(f"TLS with the registry 127.0.0.1:{httpd.server_port} failed (")
+    assert "certificate" in said and "never turns verification off" in said
+    assert handler.seen == []  # nothing, the credential least of all, went over it

@@ -6,6 +6,7 @@ as a path or a variable name (the engine reads it; `detect` says which engines t
 import collections
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from pathlib import Path
 from image_tasks.errors import TaskError
 
 TAIL_LINES = 200  # of an engine's output, kept to explain its failure
+STOP_SECONDS = 60  # an interrupted engine's time to stop before it is killed
 
 LABELS_JSON = "{{json .Config.Labels}}"  # the same template for docker and podman
 
@@ -35,7 +37,11 @@ class Engine:
         build_args: dict[str, str],
         host_network: bool,
         no_cache: bool = False,
+        timestamp: int | None = None,
     ) -> list[str]:
+        """The build command. timestamp (the commit's time): podman sets the image's time and
+        its files' times to it; BuildKit reads SOURCE_DATE_EPOCH from its environment instead
+        (docker's 20.10 BuildKit ignores it)."""
         if self.name == "buildx":
             # --load puts the image in the local store; no provenance, which can record build args.
             argv = [self.program, "buildx", "build", "--load", "--provenance=false"]
@@ -43,6 +49,7 @@ class Engine:
             # buildah stages the secret in the build container's storage: remove the containers
             # even when the build fails.
             argv = [self.program, "build", "--force-rm"]
+            argv += [f"--timestamp={timestamp}"] if timestamp is not None else []
         else:
             argv = [self.program, "build"]
         for secret in secrets:
@@ -159,20 +166,37 @@ class Engine:
         return subprocess.run(argv, env=environment, check=False, **kwargs)
 
 
-def stream(engine: Engine, argv: Sequence[str]) -> tuple[int, str]:
+def stream(
+    engine: Engine, argv: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Run a command, shown first, its output passed to stderr as it comes; return its exit
-    status and the last lines of its output, so that a failure can be explained."""
+    status and the last lines of its output, so that a failure can be explained. env adds
+    variables to the command's environment alone (a secret the engine reads from it).
+
+    Interrupted (Ctrl-C, or SIGTERM turned into SystemExit), it stops the command before it
+    goes on: a terminal's Ctrl-C reached the engine too, a SIGTERM came to this process alone."""
     print("$ " + " ".join(argv), file=sys.stderr, flush=True)
     tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
     process = subprocess.Popen(
-        argv, env={**os.environ, **engine.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv,
+        env={**os.environ, **engine.env, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
+    finished = False
     try:
         for line in process.stdout:
             sys.stderr.buffer.write(line)
             sys.stderr.flush()
             tail.append(line)
+        finished = True
     finally:
         process.stdout.close()
-        status = process.wait()  # after Ctrl-C too: the engine got it and is stopping
+        if not finished and process.poll() is None:
+            process.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C: the engine stops
+        try:
+            status = process.wait(timeout=None if finished else STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            status = process.wait()
     return status, b"".join(tail).decode("utf-8", "replace")

@@ -24,14 +24,15 @@ OWNER_LABEL = "image-tasks.owner"  # HOST:PID of the process that started the co
 REMOVE_ATTEMPTS = 5  # a container still starting may refuse removal for a moment
 
 
-def _owner() -> str:
+def owner() -> str:
+    """HOST:PID of this process: who started a container, or mounted a build's secret."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _owner_is_gone(owner: str) -> bool:
+def owner_is_gone(who: str) -> bool:
     """True when the owner ran on this host and its process no longer exists (a reused pid only
     keeps a leftover until that process ends)."""
-    host, _, pid = owner.rpartition(":")
+    host, _, pid = who.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's run, or not ours to judge
     try:
@@ -53,7 +54,7 @@ class Run:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {TASK_LABEL: self.task, RUN_LABEL: self.run_id, OWNER_LABEL: _owner()}
+        return {TASK_LABEL: self.task, RUN_LABEL: self.run_id, OWNER_LABEL: owner()}
 
     def start(
         self,
@@ -109,7 +110,7 @@ class Run:
         stale = [
             container
             for container, labels in self.engine.containers(f"{TASK_LABEL}={self.task}").items()
-            if _owner_is_gone(labels.get(OWNER_LABEL, ""))
+            if owner_is_gone(labels.get(OWNER_LABEL, ""))
         ]
         self.engine.remove_containers(stale)
         return len(stale)

@@ -1,13 +1,16 @@
 """Ask the private index for each required project with the netrc credential, and name the
 cause when it cannot serve the install: the credential refused (401/403), a project it does not
-have (404), or no answer at all. pip alone reports each of these as "No matching distribution
-found", after its retries.
+have (404), a project it sends to another origin (a redirect: dependency confusion), or no
+answer at all. pip alone reports the first three as "No matching distribution found", after its
+retries, and follows the redirect.
 
 It runs twice, standard library only: on the host, called by the build task before the engine
 starts (a wrong or rotated password fails in seconds, even when the engine would have served the
 install step from its cache); and inside the image's install step, bind-mounted beside the
-mounted secret, for builders whose network differs from the host's. Redirects are not followed,
-so the credential goes to the index host and nowhere else. It prints no credential.
+mounted secret, for builders whose network differs from the host's. A redirect is followed
+only within the index's own origin (a trailing slash, a normalised name), so the credential goes
+to the index host and nowhere else; one to any other origin is the answer. It prints no
+credential.
 
 Its `opener` is the tasks' one HTTP door for a credential (the registry client and the local
 index use it too), and `is_loopback` is defined here alone. The Dockerfile mounts this one file
@@ -27,11 +30,18 @@ import re
 import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from urllib.parse import urlsplit
 
 NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 TIMEOUT = 30
+HOPS = 5  # redirects followed within the index's origin
+CONFUSION = (
+    "whoever publishes that name there would be installed (dependency confusion). Make the "
+    "index serve every name itself, proxying public PyPI: a Nexus group, an Artifactory virtual "
+    "repository, or pypiserver with --disable-fallback"
+)
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -67,9 +77,35 @@ def projects(requirements: str) -> list[str]:
     return names
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+def ask(http: urllib.request.OpenerDirector, url: str, token: str) -> str | None:
+    """GET url with the credential, following redirects within its origin; None when the index
+    answers itself, else where (and with which status) it sends the request instead. HTTP
+    errors are raised."""
+    for _ in range(HOPS):
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
+        try:
+            http.open(request, timeout=TIMEOUT).close()
+            return None
+        except urllib.error.HTTPError as error:
+            location = error.headers.get("Location") if 300 <= error.code < 400 else None
+            if not location:
+                raise
+            target = urllib.parse.urljoin(url, location)
+            if origin(target) != origin(url):
+                return f"{target} (HTTP {error.code})"
+            url = target
+    return f"{url} and on, redirect after redirect"
+
+
 def problem(index_url: str, names: list[str], login: str, password: str) -> str | None:
     """Why the index cannot serve these projects to this credential, or None when it can (or
-    when only the installer can tell: a redirect, or TLS it may verify differently)."""
+    when only the installer can tell: TLS it may verify differently)."""
     parts = urlsplit(index_url)
     host = parts.hostname or ""
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
@@ -77,9 +113,8 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
     http = opener(index_url)
     for name in names:
         url = f"{index_url.rstrip('/')}/{name}/"
-        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310
         try:
-            http.open(request, timeout=TIMEOUT).close()
+            elsewhere = ask(http, url, token)
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
                 # A login without a password may itself be the token (Gemfury, packagecloud).
@@ -91,7 +126,7 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
             if error.code == 404:
                 return (
                     f"{name!r} is not on the index {host} (HTTP 404 for {url}): check the "
-                    "name in requirements.txt, and that the index proxies PyPI if it is public"
+                    "name in requirements.in, and that the index proxies PyPI if it is public"
                 )
             if error.code >= 500:
                 return f"the index {host} failed with HTTP {error.code} ({error.reason}) for {url}"
@@ -103,6 +138,9 @@ def problem(index_url: str, names: list[str], login: str, password: str) -> str 
             return f"cannot reach {where} ({detail.lower()})"
         except OSError as error:
             return f"cannot reach {where} ({(error.strerror or str(error)).lower()})"
+        if elsewhere:
+            sent = f"the index {host} sends {name!r} to {elsewhere} instead of serving it"
+            return f"{sent}: {CONFUSION}"
     return None
 
 

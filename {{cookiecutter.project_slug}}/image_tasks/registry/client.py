@@ -1,17 +1,19 @@
-"""Read an image's manifest back from its registry (the distribution API, read-only).
+"""The distribution API of one repository: reading a manifest back, and pushing by content.
 
-Used after a push, to check what the registry serves: the manifest's digest (what a deployment
-pins) and the config digest of each platform image it names (what the audit recorded). The
-engine's own login authenticates (`login`): HTTP Basic, or a Bearer token from the
-registry's token service. A registry on loopback is spoken to over plain http, as the engines
-do for localhost; any other needs https. Redirects are never followed with a credential.
-Standard library only.
+Read back after a push, to check what the registry serves: the manifest's digest (what a
+deployment pins) and the config digest of each platform image it names (what the audit
+recorded). Pushing (`registry.push`) uploads blobs and puts manifests. The engine's own login
+authenticates (`login`): HTTP Basic, or a Bearer token from the registry's token service. A
+registry on loopback is spoken to over plain http, as the engines do for localhost; any other
+needs https, verified. Redirects are never followed with a credential. A refusal names its
+cause: no login, a login refused, the registry out of reach, or TLS. Standard library only.
 """
 
 import base64
 import hashlib
 import json
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from image_tasks import validation
 from image_tasks.errors import TaskError
-from image_tasks.index.probe import is_loopback, opener
+from image_tasks.index.probe import is_loopback, opener, origin
 from image_tasks.registry import login as stored_login
 
 INDEX_TYPES = (
@@ -81,17 +83,22 @@ class Manifest:
 
 
 class Client:
-    """Fetches manifests of one repository, authenticating once per run."""
+    """One repository of a registry, authenticating once per run: reads manifests back and,
+    made with push=True, uploads blobs and puts manifests (`registry.push`)."""
 
-    def __init__(self, reference: Reference, engine: str) -> None:
+    def __init__(self, reference: Reference, engine: str, *, push: bool = False) -> None:
         self.reference = reference
         self.engine = engine
+        self.push = push
         self.authorization: str | None = None
+        self.login_sent = False  # a login went with the request a registry refused
+        self.doing = "pushing to" if push else "reading back"
 
-    def manifest(self) -> Manifest:
-        """The tag's manifest and, for an index, each platform manifest's config digest."""
-        raw, media_type = self._get(self.reference.tag)
-        document = _json(raw, self.reference.tag)
+    def manifest(self, reference: str | None = None) -> Manifest:
+        """The manifest a tag (or digest) names and, for an index, each platform manifest's
+        config digest."""
+        raw, media_type = self._manifest_bytes(reference or self.reference.tag)
+        document = _json(raw, reference or self.reference.tag)
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         if media_type in INDEX_TYPES or "manifests" in document:
             configs = []
@@ -102,48 +109,83 @@ class Client:
                 annotations = entry.get("annotations") or {}
                 if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
                     continue
-                child, _ = self._get(digest)
+                child, _ = self._manifest_bytes(digest)
                 if "sha256:" + hashlib.sha256(child).hexdigest() != digest:
                     raise self._fail(f"served a manifest that does not match {digest}")
                 configs.append(_config_digest(_json(child, digest)))
             return Manifest(digest, media_type, tuple(configs))
         return Manifest(digest, media_type, (_config_digest(document),))
 
+    def has_blob(self, digest: str) -> bool:
+        status, _, _ = self._send("HEAD", f"blobs/{digest}", ok=(200, 307, 404))
+        return status != 404  # 307: the registry keeps it behind a CDN
+
+    def upload_blob(self, digest: str, size: int, path) -> None:
+        """POST an upload, then PUT the whole blob to the place the registry named."""
+        _, headers, _ = self._send("POST", "blobs/uploads/", data=b"", ok=(202,))
+        location = urllib.parse.urljoin(f"{self.reference.base_url}/", headers.get("Location", ""))
+        if origin(location) != origin(self.reference.base_url):
+            raise self._fail("sends uploads to another host, where the login is not sent")
+        separator = "&" if "?" in location else "?"
+        with open(path, "rb") as body:
+            self._send(
+                "PUT", f"{location}{separator}digest={urllib.parse.quote(digest)}", data=body,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                ok=(201,),
+            )  # fmt: skip
+
+    def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
+        """PUT the manifest under a digest (a reference no tag names) or a tag."""
+        headers = {"Content-Type": media_type}
+        self._send("PUT", f"manifests/{reference}", data=raw, headers=headers, ok=(201,))
+
     # -- HTTP ------------------------------------------------------------------------------
-    def _get(self, reference: str) -> tuple[bytes, str]:
-        """The manifest's bytes and media type; a 401's challenge is answered once."""
-        url = f"{self.reference.base_url}/manifests/{reference}"
+    def _manifest_bytes(self, reference: str) -> tuple[bytes, str]:
+        _, headers, raw = self._send(
+            "GET", f"manifests/{reference}", headers={"Accept": ACCEPT}, limit=MAX_MANIFEST
+        )
+        return raw, headers.get_content_type()
+
+    def _send(self, method, where, *, data=None, headers=None, ok=(200,), limit=1 << 20):
+        """(status, headers, body) of a request to the repository's API (where: a path under
+        /v2/REPOSITORY/, or a full URL); a 401's challenge is answered once."""
+        url = where if "://" in where else f"{self.reference.base_url}/{where}"
         try:
             try:
-                return self._open(url)
+                return self._open(method, url, data, headers or {}, limit)
             except urllib.error.HTTPError as error:
                 challenge = error.headers.get("WWW-Authenticate", "")
                 if error.code != 401 or not challenge or self.authorization:
                     raise
                 self.authorization = self._authorize(challenge)
-                return self._open(url)
+                if hasattr(data, "seek"):
+                    data.seek(0)
+                return self._open(method, url, data, headers or {}, limit)
         except urllib.error.HTTPError as error:
+            if error.code in ok:
+                return error.code, error.headers, b""
             raise self._http_error(error) from None
         except urllib.error.URLError as error:
             raise self._unreachable(error.reason) from None
         except OSError as error:
             raise self._unreachable(error) from None
 
-    def _open(self, url: str) -> tuple[bytes, str]:
-        request = urllib.request.Request(url, headers={"Accept": ACCEPT})  # noqa: S310
+    def _open(self, method, url, data, headers, limit):
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
         if self.authorization:
             request.add_header("Authorization", self.authorization)
         with opener(request.full_url).open(request, timeout=TIMEOUT) as response:
-            raw = response.read(MAX_MANIFEST + 1)
-            if len(raw) > MAX_MANIFEST:
-                raise self._fail("served a manifest larger than 4 MiB")
-            return raw, response.headers.get_content_type()
+            raw = response.read(limit + 1)
+            if len(raw) > limit:
+                raise self._fail(f"answered {method} with more than {limit >> 20} MiB")
+            return response.status, response.headers, raw
 
     def _authorize(self, challenge: str) -> str:
         """The Authorization header a 401's challenge asks for: Basic with the engine's login, or
         a Bearer token from the registry's token service (anonymous without a login)."""
         scheme, _, parameters = challenge.partition(" ")
         login = stored_login.find(self.reference.host, self.reference.repository, self.engine)
+        self.login_sent = login is not None
         if scheme.lower() == "basic":
             if login is None or login.identity_token:
                 raise self._not_logged_in()
@@ -155,7 +197,8 @@ class Client:
         realm = fields.pop("realm", "")
         if not realm.startswith("https://") and not _loopback_url(realm):
             raise self._fail("names a token service that is not https")
-        fields.setdefault("scope", f"repository:{self.reference.repository}:pull")
+        access = "pull,push" if self.push else "pull"
+        fields["scope"] = f"repository:{self.reference.repository}:{access}"
         if login is not None and login.identity_token:  # OAuth2 refresh token, as docker does
             body = urllib.parse.urlencode(
                 {**fields, "grant_type": "refresh_token", "refresh_token": login.secret,
@@ -173,7 +216,7 @@ class Client:
                 answer = json.loads(response.read(1 << 20))
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
-                raise self._not_logged_in() from None
+                raise self._not_logged_in(error.code) from None
             raise self._fail(f"'s token service answered HTTP {error.code}") from None
         except (urllib.error.URLError, OSError, ValueError):
             raise self._fail("'s token service could not be asked for a token") from None
@@ -188,22 +231,41 @@ class Client:
     def _fail(self, what: str) -> TaskError:
         sep = "" if what.startswith("'") else " "
         return TaskError(
-            f"The registry {self.reference.host}{sep}{what}, reading back "
-            f"{self.reference.tagged}. The push may have succeeded, but "
-            "publish cannot vouch for what the registry serves; nothing is recorded as published."
+            f"The registry {self.reference.host}{sep}{what}, {self.doing} "
+            f"{self.reference.name}. {self._outcome()}"
         )
 
-    def _not_logged_in(self) -> TaskError:
+    def _outcome(self) -> str:
+        if self.push:
+            return (
+                "No tag was moved: the release tags are pointed at the image only once the "
+                "registry serves all of it, checked; nothing is recorded as published."
+            )
+        return (
+            "The push may have succeeded, but publish cannot vouch for what the registry serves; "
+            "nothing is recorded as published."
+        )
+
+    def _not_logged_in(self, status: int | None = None) -> TaskError:
+        """No login for the registry, or one it refused: two causes, two messages."""
         tool = "podman" if self.engine == "podman" else "docker"
+        host, access = self.reference.host, "push" if self.push else "read"
+        if status and self.login_sent:
+            return TaskError(
+                f"The registry {host} refused the login this engine has for it (HTTP {status}): "
+                f"it is wrong or expired, or has no {access} access to {self.reference.repository}."
+                f" Log in again with `{tool} login {host}` as an account that may {access} there "
+                f"(in CI, docker/login-action), then run publish again. {self._outcome()}"
+            )
         return TaskError(
-            f"The registry {self.reference.host} wants a login this engine does not have (or "
-            f"refused it). Log in with `{tool} login {self.reference.host}` (in CI, "
-            "docker/login-action), then run publish again."
+            f"The registry {host} wants a login this engine does not have. Log in with "
+            f"`{tool} login {host}` (in CI, docker/login-action), then run publish again. "
+            + self._outcome()
         )
 
     def _http_error(self, error: urllib.error.HTTPError) -> TaskError:
         if error.code in (401, 403):
-            return self._not_logged_in()
+            return self._not_logged_in(error.code)
         if error.code == 404:
             return self._fail("has no such manifest (HTTP 404)")
         if 300 <= error.code < 400:
@@ -211,11 +273,20 @@ class Client:
         return self._fail(f"answered HTTP {error.code}")
 
     def _unreachable(self, reason) -> TaskError:
-        reason = getattr(reason, "strerror", None) or str(reason)
+        host = self.reference.host
+        if isinstance(reason, ssl.SSLError):
+            said = getattr(reason, "verify_message", None) or reason.reason or str(reason)
+            return TaskError(
+                f"TLS with the registry {host} failed ({said}): its certificate is not one this "
+                "machine trusts, or not for that name. Add the registry's CA to the system's "
+                "trust store, or fix its certificate; publish never turns verification off. "
+                + self._outcome()
+            )
+        said = getattr(reason, "strerror", None) or str(reason)
         return TaskError(
-            f"Cannot reach the registry {self.reference.host} ({reason}) to read back "
-            f"{self.reference.tagged}. Check the network or the registry, "
-            "then run publish again."
+            f"Cannot reach the registry {host} ({said.lower()}): it is down, or {host} is not "
+            f"its address (a typo in the image name?). Check it, then run publish again. "
+            + self._outcome()
         )
 
 

@@ -1,11 +1,12 @@
-"""What build and audit remember for publish's gate, in the repository's state folder.
+"""What build, audit and test remember for publish's gate, in the repository's state folder.
 
 An audit records, under the image's ID as the engine names it when the audit saved it, the
 config digests the audit read from the saved bytes (what a registry's manifest must name
 after a push), its verdict and time, and keyed fingerprints of the secrets it searched for.
-A build records, under the ID of what it built, the fingerprints of the credential it mounted.
-Publish looks both up by the image's current ID: an image rebuilt since its audit has no audit
-record, and an audit that searched for another credential than the build used does not count.
+A build records, under the ID of what it built, the fingerprints of the credential it mounted;
+a test run, under the ID of the image it ran on, whether the tests passed. Publish looks them up
+by the image's current ID: an image rebuilt since its audit or its tests has no such record, and
+an audit that searched for another credential than the build used does not count.
 (Docker's classic store names an image by its config digest; its containerd store and podman
 by other digests: the record keeps both, so either store works.)
 """
@@ -22,6 +23,7 @@ from image_tasks.state import store
 REPORT = store.FOLDER / "audit.json"  # the last recorded audit's JSON report (CI attests it)
 AUDITS = store.FOLDER / "audits.json"
 BUILDS = store.FOLDER / "builds.json"
+TESTS = store.FOLDER / "tests.json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ class Build:
     image_id: str
     built_at: str
     secrets: tuple[str, ...]  # fingerprints of the credential the build mounted
+
+
+@dataclass(frozen=True)
+class TestRun:
+    image: str
+    image_id: str  # the engine's ID of the image, before and after the run
+    passed: bool
+    summary: str  # pytest's last line: "8 passed in 41.2s", "1 failed, 7 passed in ..."
+    tested_at: str
 
 
 def audits() -> dict[str, Audit]:
@@ -86,6 +97,17 @@ def record_build(image: str, image_id: str, secrets: list[str]) -> None:
     _add(BUILDS, image_id, Build(image, image_id, _now(), tuple(secrets)))
 
 
+def tests() -> dict[str, TestRun]:
+    """The last test run of every image, by image ID."""
+    return {key: TestRun(**fields) for key, fields in _load(TESTS).items()}
+
+
+def record_test(image: str, image_id: str, passed: bool, summary: str) -> TestRun:
+    run = TestRun(image, image_id, passed, summary, _now())
+    _add(TESTS, image_id, run)
+    return run
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -105,8 +127,8 @@ def _load(path) -> dict[str, dict]:
     except (OSError, ValueError, AttributeError):
         pass
     raise TaskError(
-        f"{path} is unreadable or damaged. Delete it and run `nox -s build` and `nox -s audit` "
-        "again: publish trusts no image without readable records of its build and audit."
+        f"{path} is unreadable or damaged. Delete it and run `nox -s build audit test` "
+        "again: publish trusts no image without readable records of its build, audit and tests."
     )
 
 

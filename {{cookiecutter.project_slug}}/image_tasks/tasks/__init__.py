@@ -19,7 +19,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from image_tasks.engine.detect import NAMES as ENGINE_NAMES
-from image_tasks.tasks import audit, build, cluster, index, lint, pin, publish, template, test
+from image_tasks.tasks import (
+    audit,
+    build,
+    check,
+    cluster,
+    index,
+    lint,
+    lock,
+    pin,
+    publish,
+    secret,
+    template,
+    test,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,16 @@ NETRC = Option("--netrc", "netrc path (default: $NETRC, $NET_RC, ~/.netrc)")
 TASKS = {
     task.name: task
     for task in (
+        Task(
+            lock.lock,
+            (
+                ENGINE,
+                NETRC,
+                Option("--upgrade", "move every pin to the newest version that fits", "on"),
+            ),
+            group="lock",
+        ),
+        Task(check.check, (NETRC,), ignores=("--image", "--engine")),
         Task(
             build.build,
             (
@@ -159,6 +182,7 @@ TASKS = {
             ),
             ignores=("--netrc",),
         ),
+        Task(secret.secret, (NETRC,)),
         Task(lint.lint, group="lint"),
         Task(template.template, group="template"),
         Task(

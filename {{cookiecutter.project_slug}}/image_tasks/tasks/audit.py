@@ -1,4 +1,5 @@
-"""The audit task: save the image, audit it for leaked credentials, record what it found.
+"""The audit task: save the image, audit it for leaked credentials, record what it found, and
+make the SBOM of a clean image from the same saved archive (`state.sbom`).
 
 It calls the audit as a library (`image_tasks.audit.run`), with canaries made from the netrc it
 parsed itself, and hands the Report to the records (`state.records`), which publish trusts: made
@@ -18,7 +19,7 @@ from image_tasks.credentials import fingerprints, netrc_file
 from image_tasks.engine.detect import detect
 from image_tasks.engine.save import saved_archive
 from image_tasks.errors import TaskError
-from image_tasks.state import records
+from image_tasks.state import records, sbom
 
 
 def audit(
@@ -34,24 +35,30 @@ def audit(
 
     The netrc's secrets are the canaries. Exit status 0 clean, 1 leak, 3 incomplete (publish
     refuses it as it refuses a leak), 2 could not audit. Writes SARIF as well when AUDIT_SARIF
-    names a file (the workflow uploads it)."""
+    names a file (the workflow uploads it), and the SBOM of a clean image to the state folder."""
     config = settings.load(image, engine)
     credential = netrc_file.resolve(netrc, config.index_url)
     found = canaries(credential)
     searched = fingerprints.of(netrc_file.passwords(credential))
     chosen = detect(config.engine)
-    records.REPORT.unlink(missing_ok=True)  # a report left by an earlier run is no record
+    syft = sbom.syft()
+    # a report or SBOM left by an earlier run describes another image
+    records.REPORT.unlink(missing_ok=True)
+    sbom.SBOM.unlink(missing_ok=True)
     image_id = chosen.require_image(config.image)
     print(f"Auditing {config.image} (saved through {chosen.name}).", file=sys.stderr, flush=True)
-    with saved_archive(config.image, chosen) as archive, could_not_audit(config.image, found):
-        report = leak_audit.run(
-            str(archive),
-            found,
-            display_name=config.image,
-            dockerfile_path=str(config.dockerfile),  # findings located on its instructions
-            progress=Progress.on_terminal(sys.stderr),
-        )
-        write_outputs(report, output_format, output)
+    with saved_archive(config.image, chosen) as archive:
+        with could_not_audit(config.image, found):
+            report = leak_audit.run(
+                str(archive),
+                found,
+                display_name=config.image,
+                dockerfile_path=str(config.dockerfile),  # findings located on its instructions
+                progress=Progress.on_terminal(sys.stderr),
+            )
+            write_outputs(report, output_format, output)
+        clean = report.exit_code == 0
+        document = sbom.make(syft, archive, config.image, image_id) if clean else None
     if chosen.image_id(config.image) != image_id:
         raise TaskError(
             f"{config.image} changed while it was being audited (it was {image_id}), so what "
@@ -62,6 +69,11 @@ def audit(
     where = records.AUDITS.relative_to(settings.PROJECT_ROOT)
     print(f"Recorded: {image_id} audited {recorded.verdict} ({where}).", file=sys.stderr)
     ci_report.summary(f"**Leak audit of `{config.image}`:** {recorded.summary}")
+    if document is not None:
+        saved = sbom.save(document).relative_to(settings.PROJECT_ROOT)
+        packages = len(document["packages"])
+        print(f"SBOM: {packages} packages, SPDX JSON ({saved}).", file=sys.stderr)
+        ci_report.summary(f"**SBOM:** {packages} packages, SPDX JSON (`{saved}`).")
     return report.exit_code
 
 

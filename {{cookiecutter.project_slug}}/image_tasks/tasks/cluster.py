@@ -73,14 +73,14 @@ def cluster(
 
 def _smoke_job_inputs() -> tuple[str, list[str]]:
     """The check's source and the private distributions' names, read before anything starts."""
-    requirements = settings.PROJECT_ROOT / "requirements.txt"
+    requirements = settings.PROJECT_ROOT / "requirements.in"
     try:
         source = SMOKE_JOB.read_text(encoding="utf-8")
         text = requirements.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise TaskError(
             f"Cannot read {error.filename or 'a project file'} ({error.__class__.__name__}): the "
-            "cluster task needs requirements.txt and deploy/app/runtime_check.py; restore them "
+            "cluster task needs requirements.in and deploy/app/runtime_check.py; restore them "
             "from the template."
         ) from None
     return source, validation.requirement_names(text)
