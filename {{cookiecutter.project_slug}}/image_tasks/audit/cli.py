@@ -79,12 +79,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-list",
         metavar="FILE",
-        help="accepted false positives: lines 'RULE-ID PATH-GLOB REASON'",
+        help="accepted false positives: lines 'RULE-ID PATH-GLOB REASON' ('incomplete' as the "
+        "id accepts a path the audit could not read to its end)",
     )
     p.add_argument(
         "--strict",
         action="store_true",
-        help="apply every pattern rule inside package trees too (see rules.py)",
+        help="apply every pattern rule inside package trees too (see the policy: rules/)",
     )
     return p
 

@@ -144,22 +144,6 @@ class _Limited(Reader):
         self.source.barrier()
 
 
-class _Counting(Reader):
-    """An entry's decompressed bytes, counted; the decoder's own errors become `ZipError`."""
-
-    def __init__(self, inner: Reader) -> None:
-        self.inner = inner
-        self.out = 0
-
-    def readinto(self, view) -> int:
-        n = self.inner.readinto(view)
-        self.out += n
-        return n
-
-    def barrier(self) -> None:
-        self.inner.barrier()
-
-
 class ZipError(ValueError):
     """The archive cannot be read further in order."""
 
@@ -277,21 +261,20 @@ class ZipStream:
                 limited, what, kind, single=True, open_ended=open_ended, filters=filters
             )
             reader = decoder
-        counting = _Counting(reader)
-        self._entry = (counting, decoder, limited, described, zip64, at, name, crc, csize, start)
-        return ZipEntry(text, at, usize if described else None, counting)
+        self._entry = (reader, decoder, limited, described, zip64, at, name, crc, csize, start)
+        return ZipEntry(text, at, usize if described else None, reader)
 
     def _finish_entry(self) -> None:
         """Read what is left of the current entry's data, and its descriptor."""
         if self._entry is None:
             return
-        counting, decoder, limited, described, zip64, at, name, crc, csize, start = self._entry
+        reader, decoder, limited, described, zip64, at, name, crc, csize, start = self._entry
         self._entry = None
         src = self.src
         scratch = self.scratch
         try:
-            while counting.readinto(scratch):
-                counting.barrier()
+            while reader.readinto(scratch):
+                reader.barrier()
         except CorruptStream as exc:
             self.notes.append(f"{name.decode('utf-8', 'replace')}: {exc}")
             if not described:
