@@ -39,6 +39,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -215,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="case names")
     parser.add_argument("--details", action="store_true", help="print every tool's findings")
     args = parser.parse_args(argv)
+    # a stopped run cleans up as an interrupted one does: its images and staged files removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cases = [c for c in CASES if not args.only or c.name in args.only]
     start, (busy, total) = time.monotonic(), cpu_seconds()
     results, tools = measure(args, cases)

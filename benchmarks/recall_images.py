@@ -18,6 +18,8 @@ from recall_corpus import PYTHON, RAY, Case
 
 DOCKER = "/usr/bin/docker"
 SAVED_BY_PROVISION = {RAY: "ray-like"}  # base: its name among the speed benchmark's images
+# this run's tag: runs beside each other (CI, a colleague's) share the engine's store
+RUN = f"run{os.getpid()}"
 
 
 def require(cases: list[Case]) -> None:
@@ -44,8 +46,8 @@ def dockerfile(case: Case) -> tuple[str, dict[str, bytes]]:
     return "\n".join(lines) + "\n", context
 
 
-def reference(case: Case) -> str:
-    return case.base if case.stock else f"rayrt-recall/{case.name}:latest"
+def reference(case: Case, run: str = RUN) -> str:
+    return case.base if case.stock else f"rayrt-recall/{case.name}:{run}"
 
 
 def build(case: Case, workdir: Path) -> str:

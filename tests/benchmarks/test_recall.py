@@ -2,14 +2,17 @@
 each alone; the check fails on a leak a peer finds and ours misses, and on our false positive,
 never on a tool that did not run; a provisioned archive is read only when it holds the image;
 and, on the real engine, leaks built on the minimal base end to end (a secret mount copied, a
-file deleted by a later layer, a key made in the Python tools stage, a build argument)."""
+file deleted by a later layer, a key made in the Python tools stage, a build argument); a
+stopped run cleans up after itself."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import audit_builders as built
@@ -113,3 +116,26 @@ def test_leaks_on_the_minimal_base_end_to_end(tmp_path):
         assert BY_NAME[name].index_password() not in done.stdout + done.stderr
     assert (tmp_path / "recall" / "results.json").is_file()
     assert not [p for p in (tmp_path / "recall").iterdir() if p.name.startswith("recall-")]
+
+
+def test_a_stopped_run_leaves_no_image_and_no_staged_file(tmp_path):
+    """SIGTERM mid-run: the case's image removed, the run's folder gone, no traceback."""
+    need(Path(recall_images.DOCKER).exists(), "docker is not installed")
+    need(recall_images.image_id(MINIMAL) is not None, f"{MINIMAL} is not provisioned")
+    case = BY_NAME["netrc-seed-copy"]
+    run = subprocess.Popen(
+        [sys.executable, str(RECALL), "--only", case.name],
+        env=dict(os.environ, RAYRT_STATE=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("recall/recall-*/images/*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 143, out + err  # stopped, not finished
+    assert "Traceback" not in err, err
+    assert not list((tmp_path / "recall").iterdir())  # no folder, no results written
+    assert recall_images.image_id(recall_images.reference(case, f"run{run.pid}")) is None
