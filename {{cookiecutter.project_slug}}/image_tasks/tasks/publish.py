@@ -97,13 +97,6 @@ def clean_audit(image: str, local_id: str) -> records.Audit:
     )  # fmt: skip
     if audit.verdict == "incomplete":
         raise TaskError(
-            f"The audit of {image} ({local_id}) at {audit.audited_at} was incomplete: a bound "
-            f"stopped it reading everything ({audit.summary}), so it proves nothing clean and "
-            "publish refuses the image. Its report names what was not read: make the image "
-            "smaller there, or allow-list the path with a reason, then audit again."
-        )
-    if audit.verdict == "incomplete":
-        raise TaskError(
             f"The audit of {image} ({local_id}) at {audit.audited_at} could not read everything "
             "(a bound stopped it: its report names the paths, with why), so it proves nothing "
             "about them and publish refuses the image. Look at each path; accept one only with "
