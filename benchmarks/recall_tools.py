@@ -32,10 +32,11 @@ PEERS = TOOLS[2:]
 
 
 def fingerprints() -> dict[str, str]:
-    """What a tool's result depends on: the audit's source (and accelerators), a peer's
-    version."""
+    """What a tool's result depends on: the audit's source (it imports nothing else of
+    image_tasks but the package's __init__) and accelerators, a peer's version."""
     audit = hashlib.sha256()
-    for path in sorted((PROJECT / "image_tasks").rglob("*.py")):
+    package = PROJECT / "image_tasks"
+    for path in [package / "__init__.py", *sorted((package / "audit").rglob("*.py"))]:
         audit.update(path.relative_to(PROJECT).as_posix().encode() + b"\0" + path.read_bytes())
     for module in ("hyperscan", "isal"):
         try:
