@@ -14,6 +14,7 @@ its callers search it file by file instead, which bounds memory.
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -145,7 +146,14 @@ def engine(terms: list[Term]):
         return StdlibEngine(terms)
     if not terms:
         return StdlibEngine(terms)
-    return HyperscanEngine(terms, hyperscan)
+    return _compiled(tuple(terms), hyperscan)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(terms: tuple[Term, ...], hyperscan) -> HyperscanEngine:
+    """Each set of terms compiled once a process: the workers, forked once this process has
+    compiled them, start scanning at once (a compile costs 20-40 ms, each worker's)."""
+    return HyperscanEngine(list(terms), hyperscan)
 
 
 class Hits:
