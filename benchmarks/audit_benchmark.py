@@ -39,8 +39,9 @@ In interleaved rounds (a round runs every command on every image), it times chil
 
 and, once a round, one core's sha256 speed. With ``--ablations`` it also times the audit
 without each piece of speed machinery: without the ``isal`` inflater (``no-isal``), without
-``hyperscan`` (``no-hyperscan``: the stdlib search), with every small text file searched for
-the pattern terms without a probe first (``no-probe``), with every zip entry read as a stream
+``hyperscan`` (``no-hyperscan``: the stdlib search), with every small text file and batched
+zip entry given a file scan, none skipped for holding no pattern term (``no-term-skip``; the
+search engine's own probe stays), with every zip entry read as a stream
 (``no-zip-batch``), every small gzip file too (``no-whole-gzip``), without worker processes
 (``one-process``), and in one process without its hash thread (``one-process+no-hash-thread``);
 the workers hash inline (a hash thread there measured no gain: the other workers use the cores).
@@ -101,8 +102,9 @@ NO_HASH_THREAD = (
     "blobs.BlobScanner.__init__ = lambda s, a, b, threaded=True: init(s, a, b, "
     "threaded=False)"
 )
-# every small text file searched for the pattern rules' terms, none probed first for any
-NO_PROBE = (
+# every small text file (a layer's member, a batched zip entry) given a file scan, none skipped
+# for holding no pattern term (the search engine still probes each range before a scan)
+NO_TERM_SKIP = (
     "from image_tasks.audit.detect import matching; "
     "matching.Matcher.probe = lambda s, b, st, e: True"
 )
@@ -113,7 +115,7 @@ NO_WHOLE_GZIP = "from image_tasks.audit.scan import nested; nested._gunzipped = 
 ABLATIONS = {
     "no-isal": NO_ISAL,
     "no-hyperscan": NO_HYPERSCAN,
-    "no-probe": NO_PROBE,
+    "no-term-skip": NO_TERM_SKIP,
     "no-zip-batch": NO_ZIP_BATCH,
     "no-whole-gzip": NO_WHOLE_GZIP,
     "one-process": ONE_PROCESS,

@@ -7,9 +7,9 @@ the end-of-archive marker included, whatever the parser makes of them; each memb
 the hits that lie in it (`_Span`): its headers, its data (a finding on the file), the padding
 after it, or the stream itself where a hit runs across a boundary or lies after the last member.
 The structural plane beside it reads what the parser understood: names and link targets as an
-engine resolves them, pax records, credential files, pattern rules (a whole buffer of small
-a small text member probed for their terms at once, `matching.Matcher.probe`, and searched
-only when it holds one; a large member piece by piece), package records,
+engine resolves them, pax records, credential files, pattern rules (a small text member is
+probed for their terms at once, `matching.Matcher.probe`, and given a file scan only when it
+holds one; a large member is scanned piece by piece), package records,
 deletions, and archives inside files (`nested`).
 
 What a layer yields (`LayerResult`) is small: findings, gaps, the findings held for the
