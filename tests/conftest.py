@@ -6,12 +6,19 @@ A run that skipped tests needing a real engine (outside CI, on a machine not pro
 not end in silence: it lists them loudly and fails (under CI they fail one by one instead)."""
 
 import os
+import signal
 import sys
 
 import pytest
 
 sys.dont_write_bytecode = True
 os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # and for every subprocess the tests start
+
+# The signal tests send what a terminal sends its foreground job (Ctrl-C, a hang-up). A run
+# started in the background (`cmd &` without job control, nohup) ignores SIGINT and SIGHUP, and
+# every process it starts inherits that; here they get the defaults a terminal's job has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 from template_repo import Template, environment  # noqa: E402
 

@@ -141,7 +141,8 @@ def test_the_closing_message_prints_under_the_temporary_directory(tmp_path, temp
     env = {**template.env, "TMPDIR": str(tmp_path)}
     baked = cookiecutter(template.path, tmp_path / "out", env)
     assert f"Baked {tmp_path / 'out/ray-runtime'}. " in baked.stdout
-    assert "Next: cd " in baked.stdout and "then run `nox`" in baked.stdout
+    said = " ".join(baked.stdout.split())
+    assert "Next: cd " in said and "then `nox -s lock` to pin the private packages" in said
 
     (tmp_path / "cruft").mkdir()
     created = run(

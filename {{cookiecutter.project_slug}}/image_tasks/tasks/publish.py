@@ -98,9 +98,9 @@ def clean_audit(image: str, local_id: str) -> records.Audit:
     if audit.verdict == "incomplete":
         raise TaskError(
             f"The audit of {image} ({local_id}) at {audit.audited_at} could not read everything "
-            "(a bound stopped it: its report names the paths, with why), so it proves nothing "
-            "about them and publish refuses the image. Look at each path; accept one only with "
-            "an allow-list entry 'incomplete PATH REASON', then audit again."
+            f"({audit.summary}): a bound stopped it, and its report names each path with why, so "
+            "it proves nothing about them and publish refuses the image. Look at each path; "
+            "accept one only with an allow-list entry 'incomplete PATH REASON', then audit again."
         )
     if not audit.clean:
         raise TaskError(
