@@ -131,7 +131,9 @@ class Report:
             where = f" in layer(s) {', '.join(map(str, layers))}" if layers else ""
             return f"LEAK: {len(self.findings)} finding(s){where} of {self.source}."
         read = f"{len(self.layers)} layers, {sum(x.files for x in self.layers)} files" + (
-            f", {len(self.canaries)} canaries" if self.canaries else ", no canary given"
+            f", {len(self.canaries)} canar{'y' if len(self.canaries) == 1 else 'ies'}"
+            if self.canaries
+            else ", no canary given"
         )
         if verdict is Verdict.INCOMPLETE:
             return (

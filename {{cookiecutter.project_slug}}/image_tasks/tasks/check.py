@@ -28,16 +28,21 @@ def check(*, netrc: str | None = None) -> int:
     return 0
 
 
-def index_serves(index_url: str, projects: list[str], login: str, password: str) -> None:
+def index_serves(
+    index_url: str, projects: list[str], login: str, password: str, *, locking: bool = False
+) -> None:
     """The index serves every project to this credential, itself; or a TaskError naming why
-    not."""
+    not (and what it stopped: the lock, or the build)."""
     found = probe.problem(index_url, projects, login, password)
     if found:
+        stopped = "the lock: " if locking else "this build: "
+        outcome = "Nothing was written." if locking else (
+            "Nothing was built. (If the engine reaches the index differently from this "
+            "machine, --no-index-check skips this check; the install step checks again inside "
+            "the build when it runs.)"
+        )  # fmt: skip
         raise TaskError(
-            f"The index cannot serve this build: {found}. Nothing was built. (If the engine "
-            "reaches the index differently from this machine, --no-index-check skips this "
-            "check; the install step checks again inside the build when it runs.)"
-            + expiry_hint(found, index_url)
+            f"The index cannot serve {stopped}{found}. {outcome}" + expiry_hint(found, index_url)
         )
     host = urlsplit(index_url).hostname
     print(f"Index check: {host} serves {', '.join(projects)} to this credential.", file=sys.stderr)

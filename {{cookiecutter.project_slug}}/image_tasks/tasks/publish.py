@@ -98,8 +98,8 @@ def clean_audit(image: str, local_id: str) -> records.Audit:
     if audit.verdict == "incomplete":
         raise TaskError(
             f"The audit of {image} ({local_id}) at {audit.audited_at} could not read everything "
-            f"({audit.summary}): a bound stopped it, and its report names each path with why, so "
-            "it proves nothing about them and publish refuses the image. Look at each path; "
+            "(a bound stopped it), so it proves nothing about what it did not read and publish "
+            f"refuses the image. It said: {audit.summary} Its report names each path, with why; "
             "accept one only with an allow-list entry 'incomplete PATH REASON', then audit again."
         )
     if not audit.clean:
